@@ -1,0 +1,70 @@
+// connect: a client's connection to a host and port.
+#pragma once
+
+#include <coline/accept.hpp>
+#include <coline/connection.hpp>
+#include <coline/error.hpp>
+
+#include <string_view>
+#include <system_error>
+#include <tuple>
+
+namespace coline {
+namespace detail {
+
+inline asio::awaitable<std::tuple<std::error_code, connection>>
+connect_op(std::string_view host, std::string_view port, duration timeout, connection_options options)
+{
+    const auto executor = co_await asio::this_coro::executor;
+    connection conn(asio::ip::tcp::socket(executor), options);
+    std::error_code ec;
+
+    deadline<asio::any_io_executor> deadline(executor);
+    // Without a deadline of its own, the operation obeys the coroutine's cancellation.
+    asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+    const auto slot = deadline.start(timeout) ? deadline.slot() : state.slot();
+    asio::ip::tcp::resolver resolver(executor);
+    const auto endpoints = co_await resolver.async_resolve(
+        host, port, asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
+    if (!ec && !deadline.expired())
+        co_await asio::async_connect(conn.stream(), endpoints,
+                                     asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
+    if (deadline.stop() && (!ec || ec == asio::error::operation_aborted)) {
+        ec = error::timeout;
+        conn.close();
+    }
+    if (!ec)
+        tune_for_lines(conn.stream());
+    co_return std::tuple{ec, std::move(conn)};
+}
+
+} // namespace detail
+
+/// Awaits a TCP connection to `host` (a name, an IPv4 or an IPv6 address) on
+/// `port` (a number or a service name), trying each address the name resolves
+/// to in turn. The time limit covers resolving and connecting.
+///
+///     auto conn = co_await coline::connect("127.0.0.1", "10008", std::chrono::seconds{5});
+///
+/// Throws `std::system_error` with `error::timeout`, or Asio's errors
+/// (`asio::error::connection_refused`, `asio::error::host_not_found`, ...).
+inline asio::awaitable<connection> connect(std::string_view host, std::string_view port,
+                                           duration timeout = no_timeout, connection_options options = {})
+{
+    auto [ec, conn] = co_await detail::connect_op(host, port, timeout, options);
+    if (ec)
+        throw std::system_error(ec, "coline::connect");
+    co_return std::move(conn);
+}
+
+/// `connect` that reports errors instead of throwing them; on error the
+/// connection holds a closed socket.
+///
+///     auto [ec, conn] = co_await coline::connect("::1", "10008", std::chrono::seconds{5}, coline::as_tuple);
+inline asio::awaitable<std::tuple<std::error_code, connection>>
+connect(std::string_view host, std::string_view port, duration timeout, as_tuple_t, connection_options options = {})
+{
+    return detail::connect_op(host, port, timeout, options);
+}
+
+} // namespace coline

@@ -1,0 +1,116 @@
+// The connection: a stream plus the buffers and limits that line I/O needs.
+#pragma once
+
+#include <coline/detail/config.hpp>
+#include <coline/detail/deadline.hpp>
+#include <coline/detail/line_buffer.hpp>
+#include <coline/timeout.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace coline {
+
+/// Limits that apply to one connection. Change them any time through
+/// `connection::options()`; the next operation uses the new values.
+struct connection_options {
+    /// Longest line `read_line` accepts, not counting "\n" or "\r\n". Also
+    /// bounds the input buffer: it never grows past this plus 2 bytes (or 4 KiB,
+    /// whichever is larger).
+    std::size_t max_line_length = 64 * 1024;
+    /// Default time limit of each `read_line` (from its call until a whole line arrived).
+    duration read_timeout = no_timeout;
+    /// Default time limit of each `write_line` (until the kernel took the whole line).
+    duration write_timeout = no_timeout;
+};
+
+namespace detail {
+struct connection_access;
+}
+
+/// A stream that speaks lines: it owns the stream (usually a TCP socket), the
+/// buffer of received bytes that are not yet lines, and the output buffer.
+///
+/// Use it with `read_line` and `write_line`. One `read_line` and one
+/// `write_line` may be in progress at the same time (from two coroutines),
+/// but not two of the same kind. Do not move a connection while an operation
+/// on it is in progress.
+///
+///     coline::connection conn = co_await coline::accept(acceptor);
+///     conn.options().read_timeout = std::chrono::seconds{30};
+template <class Stream>
+class basic_connection {
+public:
+    using stream_type = Stream;
+    using executor_type = typename Stream::executor_type;
+
+    /// Takes over a stream that is already connected.
+    explicit basic_connection(Stream stream, connection_options options = {})
+        : stream_(std::move(stream)),
+          options_(options),
+          read_deadline_(stream_.get_executor()),
+          write_deadline_(stream_.get_executor())
+    {
+    }
+
+    basic_connection(basic_connection&&) noexcept = default;
+    basic_connection& operator=(basic_connection&&) noexcept = default;
+
+    /// The underlying stream, for socket options, endpoints and the like.
+    Stream& stream() noexcept { return stream_; }
+    const Stream& stream() const noexcept { return stream_; }
+
+    executor_type get_executor() noexcept { return stream_.get_executor(); }
+
+    connection_options& options() noexcept { return options_; }
+    const connection_options& options() const noexcept { return options_; }
+
+    /// Bytes received but not yet returned by `read_line`: the start of the
+    /// next line, or after error::partial_line, the unterminated last line.
+    std::string_view buffered() const noexcept { return input_.unread(); }
+
+    /// Whether the peer ended the stream (read_line returned the end, or error::partial_line).
+    bool at_end() const noexcept { return input_.at_end(); }
+
+    /// Closes the stream at once; operations in progress end with
+    /// `asio::error::operation_aborted`. Closing twice is harmless.
+    void close() noexcept
+    {
+        std::error_code ignored;
+        stream_.lowest_layer().close(ignored);
+    }
+
+private:
+    friend struct detail::connection_access;
+
+    Stream stream_;
+    connection_options options_;
+    detail::line_buffer input_;
+    std::string output_;
+    detail::deadline<executor_type> read_deadline_;
+    detail::deadline<executor_type> write_deadline_;
+};
+
+/// A connection over TCP, what `accept` and `connect` return.
+using connection = basic_connection<asio::ip::tcp::socket>;
+
+namespace detail {
+
+// Lets read_line and write_line reach a connection's buffers; not for users.
+struct connection_access {
+    template <class Stream>
+    static Stream& stream(basic_connection<Stream>& c) noexcept { return c.stream_; }
+    template <class Stream>
+    static line_buffer& input(basic_connection<Stream>& c) noexcept { return c.input_; }
+    template <class Stream>
+    static std::string& output(basic_connection<Stream>& c) noexcept { return c.output_; }
+    template <class Stream>
+    static auto& read_deadline(basic_connection<Stream>& c) noexcept { return c.read_deadline_; }
+    template <class Stream>
+    static auto& write_deadline(basic_connection<Stream>& c) noexcept { return c.write_deadline_; }
+};
+
+} // namespace detail
+} // namespace coline

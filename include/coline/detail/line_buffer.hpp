@@ -1,0 +1,155 @@
+// Internal: splits received bytes into lines, within a fixed memory bound.
+#pragma once
+
+#include <coline/error.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+namespace coline::detail {
+
+/// Bytes received but not yet returned as lines. Pure logic, no I/O, so the
+/// framing can be tested and fuzzed on its own.
+///
+/// Memory: the storage never grows past max(max_line + 2, min_capacity)
+/// bytes (a full line plus "\r\n"); over-long input is reported and dropped.
+class line_buffer {
+public:
+    static constexpr std::size_t min_capacity = 4096;
+
+    /// The next complete line without its "\n" or "\r\n", or nullopt when more
+    /// input is needed. A line longer than `max_line` sets `ec` to
+    /// error::line_too_long once; its remaining bytes are skipped.
+    std::optional<std::string_view> next_line(std::size_t max_line, std::error_code& ec)
+    {
+        if (discarding_ && !skip_discarded_line())
+            return std::nullopt;
+
+        const std::size_t from = std::max(scan_, begin_);
+        const char* newline = find_newline(from);
+        if (newline == nullptr) {
+            scan_ = end_;
+            if (pending_exceeds(max_line)) {
+                ec = error::line_too_long;
+                discarding_ = true;
+                clear();
+            }
+            return std::nullopt;
+        }
+
+        const std::size_t at = static_cast<std::size_t>(newline - data_.get());
+        std::size_t length = at - begin_;
+        if (length > 0 && data_[at - 1] == '\r')
+            --length;
+        const std::string_view line{data_.get() + begin_, length};
+        begin_ = scan_ = at + 1;
+        if (length > max_line) {
+            ec = error::line_too_long;
+            return std::nullopt;
+        }
+        return line;
+    }
+
+    /// Space to receive into; never empty while the buffered bytes are within
+    /// the limit (next_line reports them otherwise).
+    std::span<char> prepare(std::size_t max_line)
+    {
+        if (begin_ == end_)
+            clear();
+        else if (begin_ > 0 && capacity_ - end_ < capacity_ / 2)
+            compact();
+        if (end_ == capacity_)
+            grow(std::max(max_line + 2, min_capacity));
+        return {data_.get() + end_, capacity_ - end_};
+    }
+
+    /// Marks `n` bytes at the start of the last prepare() as received.
+    void commit(std::size_t n) noexcept { end_ += n; }
+
+    /// The peer ended the stream: error::partial_line if an unterminated line
+    /// is buffered (it stays in unread()), otherwise success.
+    std::error_code finish() noexcept
+    {
+        at_end_ = true;
+        if (discarding_) {
+            discarding_ = false;
+            clear();
+        }
+        return begin_ == end_ ? std::error_code{} : make_error_code(error::partial_line);
+    }
+
+    bool at_end() const noexcept { return at_end_; }
+    std::string_view unread() const noexcept { return {data_.get() + begin_, end_ - begin_}; }
+    std::size_t capacity() const noexcept { return capacity_; }
+
+private:
+    // A line may hold max_line bytes plus a '\r' that waits for its '\n'.
+    bool pending_exceeds(std::size_t max_line) const noexcept
+    {
+        const std::size_t pending = end_ - begin_;
+        return pending > max_line + 1 || (pending == max_line + 1 && data_[end_ - 1] != '\r');
+    }
+
+    // Drops the rest of an over-long line; false while its end is not in sight.
+    bool skip_discarded_line() noexcept
+    {
+        const char* newline = find_newline(begin_);
+        if (newline == nullptr) {
+            clear();
+            return false;
+        }
+        begin_ = scan_ = static_cast<std::size_t>(newline - data_.get()) + 1;
+        discarding_ = false;
+        return true;
+    }
+
+    const char* find_newline(std::size_t from) const noexcept
+    {
+        if (from == end_)
+            return nullptr; // also keeps a null data_ away from memchr
+        return static_cast<const char*>(std::memchr(data_.get() + from, '\n', end_ - from));
+    }
+
+    void clear() noexcept { begin_ = end_ = scan_ = 0; }
+
+    void compact() noexcept
+    {
+        std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
+        end_ -= begin_;
+        scan_ = scan_ > begin_ ? scan_ - begin_ : 0;
+        begin_ = 0;
+    }
+
+    void grow(std::size_t limit)
+    {
+        if (begin_ > 0)
+            compact();
+        if (end_ < capacity_)
+            return;
+        const std::size_t wanted = capacity_ == 0 ? min_capacity : capacity_ * 2;
+        // The limit can only be below end_ if max_line shrank meanwhile: then
+        // make room anyway so next_line sees the bytes and reports them.
+        const std::size_t size = std::max(std::min(wanted, limit), end_ + 1);
+        auto bigger = std::make_unique_for_overwrite<char[]>(size);
+        if (end_ > 0)
+            std::memcpy(bigger.get(), data_.get(), end_);
+        data_ = std::move(bigger);
+        capacity_ = size;
+    }
+
+    std::unique_ptr<char[]> data_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;   // first unread byte
+    std::size_t end_ = 0;     // one past the last received byte
+    std::size_t scan_ = 0;    // bytes before this were searched for '\n' already
+    bool discarding_ = false; // skipping the rest of an over-long line
+    bool at_end_ = false;
+};
+
+} // namespace coline::detail

@@ -1,0 +1,119 @@
+// read_line: the next line from a connection.
+#pragma once
+
+#include <coline/connection.hpp>
+#include <coline/error.hpp>
+
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+
+namespace coline {
+namespace detail {
+
+template <bool Throws>
+using read_line_result = std::conditional_t<Throws, std::optional<std::string_view>,
+                                            std::tuple<std::error_code, std::optional<std::string_view>>>;
+
+template <bool Throws, class Stream>
+asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>& conn, duration timeout)
+{
+    using access = connection_access;
+    auto& input = access::input(conn);
+    const std::size_t max_line = conn.options().max_line_length;
+    std::error_code ec;
+    std::optional<std::string_view> line = input.next_line(max_line, ec);
+
+    if (!line && !ec && !input.at_end()) {
+        auto& deadline = access::read_deadline(conn);
+        // Without a deadline of its own, the operation obeys the coroutine's cancellation.
+        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        const auto slot = deadline.start(timeout) ? deadline.slot() : state.slot();
+        while (!deadline.expired()) {
+            const std::span<char> space = input.prepare(max_line);
+            const std::size_t n = co_await access::stream(conn).async_read_some(
+                asio::buffer(space.data(), space.size()),
+                asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
+            input.commit(n);
+            if (ec)
+                break;
+            line = input.next_line(max_line, ec);
+            if (line || ec)
+                break;
+        }
+        const bool expired = deadline.stop();
+        if (expired && !line && (!ec || ec == asio::error::operation_aborted))
+            ec = error::timeout;
+        else if (ec == asio::error::eof)
+            ec = input.finish();
+    }
+
+    if constexpr (Throws) {
+        if (ec)
+            throw std::system_error(ec, "coline::read_line");
+        co_return line;
+    } else {
+        co_return read_line_result<false>{ec, ec ? std::nullopt : line};
+    }
+}
+
+} // namespace detail
+
+/// Awaits the next line, without its "\n" or "\r\n". Returns an empty optional
+/// when the peer ended the stream cleanly, so this reads a whole connection:
+///
+///     while (auto line = co_await coline::read_line(conn))
+///         fmt::print("Buffer: {}\n", *line);
+///
+/// Lifetime: the view points into the connection's buffer and stays valid
+/// until the next `read_line` on that connection (or until it is moved or
+/// destroyed). Copy it (`std::string{*line}`) to keep it longer.
+///
+/// Time limit: `conn.options().read_timeout` unless given here; it covers the
+/// whole line, however many reads it takes.
+///
+/// Throws `std::system_error` with:
+/// - `error::line_too_long`: the line is longer than `options().max_line_length`.
+///   The connection stays usable: the next call returns the line after it.
+/// - `error::partial_line`: the peer closed in the middle of a line; its bytes
+///   are in `conn.buffered()`. Later calls return the end of the stream.
+/// - `error::timeout`: no whole line arrived in time. The connection stays
+///   usable; bytes already received stay buffered.
+/// - Asio's errors from the stream (`asio::error::connection_reset`, ...).
+template <class Stream>
+asio::awaitable<std::optional<std::string_view>> read_line(basic_connection<Stream>& conn)
+{
+    return detail::read_line_op<true>(conn, conn.options().read_timeout);
+}
+
+/// `read_line` with its own time limit for this call.
+///
+///     auto line = co_await coline::read_line(conn, std::chrono::seconds{5});
+template <class Stream>
+asio::awaitable<std::optional<std::string_view>> read_line(basic_connection<Stream>& conn, duration timeout)
+{
+    return detail::read_line_op<true>(conn, timeout);
+}
+
+/// `read_line` that reports errors instead of throwing them: the line is
+/// empty whenever the error code is set.
+///
+///     auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+template <class Stream>
+asio::awaitable<std::tuple<std::error_code, std::optional<std::string_view>>>
+read_line(basic_connection<Stream>& conn, as_tuple_t)
+{
+    return detail::read_line_op<false>(conn, conn.options().read_timeout);
+}
+
+/// The non-throwing `read_line` with its own time limit.
+template <class Stream>
+asio::awaitable<std::tuple<std::error_code, std::optional<std::string_view>>>
+read_line(basic_connection<Stream>& conn, duration timeout, as_tuple_t)
+{
+    return detail::read_line_op<false>(conn, timeout);
+}
+
+} // namespace coline

@@ -1,0 +1,157 @@
+// write_line: send one line, plain or formatted with {fmt}.
+#pragma once
+
+#include <coline/connection.hpp>
+#include <coline/error.hpp>
+
+#include <fmt/format.h>
+
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+
+namespace coline {
+namespace detail {
+
+template <bool Throws>
+using write_line_result = std::conditional_t<Throws, void, std::tuple<std::error_code>>;
+
+template <class Stream>
+std::error_code append_line(basic_connection<Stream>& conn, std::string_view text)
+{
+    if (text.find('\n') != std::string_view::npos)
+        return error::newline_in_line;
+    auto& output = connection_access::output(conn);
+    output.append(text);
+    output.push_back('\n');
+    return {};
+}
+
+template <class Stream, class... Args>
+std::error_code append_line(basic_connection<Stream>& conn, fmt::format_string<Args...> format, Args&&... args)
+{
+    auto& output = connection_access::output(conn);
+    const std::size_t start = output.size();
+    fmt::format_to(std::back_inserter(output), format, std::forward<Args>(args)...);
+    if (output.find('\n', start) != std::string::npos) {
+        output.resize(start);
+        return error::newline_in_line;
+    }
+    output.push_back('\n');
+    return {};
+}
+
+// Sends what the connection's output buffer holds, unless `ec` is already set.
+template <bool Throws, class Stream>
+asio::awaitable<write_line_result<Throws>> flush_op(basic_connection<Stream>& conn, duration timeout, std::error_code ec)
+{
+    using access = connection_access;
+    auto& output = access::output(conn);
+    if (!ec && !output.empty()) {
+        auto& deadline = access::write_deadline(conn);
+        // Without a deadline of its own, the operation obeys the coroutine's cancellation.
+        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        const auto slot = deadline.start(timeout) ? deadline.slot() : state.slot();
+        co_await asio::async_write(access::stream(conn), asio::buffer(output),
+                                   asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
+        if (deadline.stop() && ec == asio::error::operation_aborted)
+            ec = error::timeout;
+    }
+    // After an error nobody knows how much of it the peer got: never resend it.
+    output.clear();
+
+    if constexpr (Throws) {
+        if (ec)
+            throw std::system_error(ec, "coline::write_line");
+    } else {
+        co_return std::tuple{ec};
+    }
+}
+
+} // namespace detail
+
+/// Awaits sending `text` followed by "\n". Returns once the kernel has taken
+/// the whole line (the line is copied first: `text` may go away after the call).
+///
+///     co_await coline::write_line(conn, "Information received");
+///
+/// Time limit: `conn.options().write_timeout`, or the `duration` overload.
+///
+/// Throws `std::system_error` with:
+/// - `error::newline_in_line`: `text` contains '\n' (nothing is sent);
+/// - `error::timeout`: the peer did not take the line in time (it does not
+///   read). Part of the line may have been sent: close the connection.
+/// - Asio's errors from the stream (`asio::error::broken_pipe`, ...).
+template <class Stream>
+asio::awaitable<void> write_line(basic_connection<Stream>& conn, std::string_view text)
+{
+    return detail::flush_op<true>(conn, conn.options().write_timeout, detail::append_line(conn, text));
+}
+
+/// Formats a line with {fmt} straight into the connection's output buffer
+/// (no temporary string), appends "\n" and sends it, like the plain overload.
+///
+///     co_await coline::write_line(conn, "VALUE {} {}", key, value.size());
+template <class Stream, class... Args>
+    requires(sizeof...(Args) > 0)
+asio::awaitable<void> write_line(basic_connection<Stream>& conn, fmt::format_string<Args...> format, Args&&... args)
+{
+    return detail::flush_op<true>(conn, conn.options().write_timeout,
+                                  detail::append_line(conn, format, std::forward<Args>(args)...));
+}
+
+/// `write_line` with its own time limit, given before the text:
+///
+///     co_await coline::write_line(conn, std::chrono::seconds{2}, "Connect");
+template <class Stream, class... Args>
+    requires(sizeof...(Args) > 0)
+asio::awaitable<void> write_line(basic_connection<Stream>& conn, duration timeout, fmt::format_string<Args...> format,
+                                 Args&&... args)
+{
+    return detail::flush_op<true>(conn, timeout, detail::append_line(conn, format, std::forward<Args>(args)...));
+}
+
+template <class Stream>
+asio::awaitable<void> write_line(basic_connection<Stream>& conn, duration timeout, std::string_view text)
+{
+    return detail::flush_op<true>(conn, timeout, detail::append_line(conn, text));
+}
+
+/// `write_line` that reports errors instead of throwing them:
+///
+///     auto [ec] = co_await coline::write_line(conn, coline::as_tuple, "Connect");
+template <class Stream>
+asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, as_tuple_t,
+                                                        std::string_view text)
+{
+    return detail::flush_op<false>(conn, conn.options().write_timeout, detail::append_line(conn, text));
+}
+
+template <class Stream, class... Args>
+    requires(sizeof...(Args) > 0)
+asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, as_tuple_t,
+                                                        fmt::format_string<Args...> format, Args&&... args)
+{
+    return detail::flush_op<false>(conn, conn.options().write_timeout,
+                                   detail::append_line(conn, format, std::forward<Args>(args)...));
+}
+
+/// The non-throwing `write_line` with its own time limit.
+template <class Stream>
+asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, duration timeout, as_tuple_t,
+                                                        std::string_view text)
+{
+    return detail::flush_op<false>(conn, timeout, detail::append_line(conn, text));
+}
+
+template <class Stream, class... Args>
+    requires(sizeof...(Args) > 0)
+asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, duration timeout, as_tuple_t,
+                                                        fmt::format_string<Args...> format, Args&&... args)
+{
+    return detail::flush_op<false>(conn, timeout, detail::append_line(conn, format, std::forward<Args>(args)...));
+}
+
+} // namespace coline
