@@ -29,11 +29,11 @@ connect_op(std::string_view host, std::string_view port, duration timeout, conne
     if (!ec && !deadline.expired())
         co_await asio::async_connect(conn.stream(), endpoints,
                                      asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
-    if (deadline.stop() && (!ec || ec == asio::error::operation_aborted)) {
+    if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
         ec = error::timeout;
-        conn.close();
-    }
-    if (!ec)
+    if (ec)
+        conn.close(); // a failed range connect leaves the last socket it tried open
+    else
         tune_for_lines(conn.stream());
     co_return std::tuple{ec, std::move(conn)};
 }

@@ -1,0 +1,103 @@
+// connect: resolving, IPv4 and IPv6, refusals and time limits.
+#include "support.hpp"
+
+using namespace test;
+
+namespace {
+
+// Accepts one client and answers its first line with the line reversed.
+asio::awaitable<void> reverse_one_line(tcp::acceptor& acceptor)
+{
+    auto conn = co_await coline::accept(acceptor);
+    auto line = co_await coline::read_line(conn);
+    std::string reversed(line->rbegin(), line->rend());
+    co_await coline::write_line(conn, reversed);
+}
+
+std::string exchange_with(asio::io_context& io, tcp::acceptor& acceptor, std::string host)
+{
+    asio::co_spawn(io, reverse_one_line(acceptor), asio::detached);
+    auto client = [&]() -> asio::awaitable<std::string> {
+        auto conn = co_await coline::connect(host, port_of(acceptor), 5s);
+        co_await coline::write_line(conn, "abc");
+        auto answer = co_await coline::read_line(conn, 5s);
+        co_return std::string(answer.value_or("<end>"));
+    };
+    return run(io, client());
+}
+
+// The error of a non-throwing connect; the connection must be closed on error.
+asio::awaitable<std::error_code> connect_error(std::string host, std::string port)
+{
+    auto [ec, conn] = co_await coline::connect(host, port, 5s, coline::as_tuple);
+    CHECK(conn.stream().is_open() == !ec);
+    co_return ec;
+}
+
+} // namespace
+
+TEST_CASE("connect reaches a server by IPv4 address and by name" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    CHECK(exchange_with(io, acceptor, "127.0.0.1") == "cba");
+    CHECK(exchange_with(io, acceptor, "localhost") == "cba");
+}
+
+TEST_CASE("connect reaches a server over IPv6" * doctest::timeout(10))
+{
+    asio::io_context io;
+    tcp::acceptor acceptor(io);
+    std::error_code ec;
+    acceptor.open(tcp::v6(), ec);
+    if (!ec)
+        acceptor.bind({asio::ip::address_v6::loopback(), 0}, ec);
+    if (ec) {
+        MESSAGE("skipped: this machine has no ::1 (" << ec.message() << ")");
+        return;
+    }
+    acceptor.listen();
+    CHECK(exchange_with(io, acceptor, "::1") == "cba");
+}
+
+TEST_CASE("connect to a port nobody listens on is refused" * doctest::timeout(10))
+{
+    asio::io_context io;
+    std::string port;
+    {
+        auto acceptor = loopback_acceptor(io);
+        port = port_of(acceptor);
+    }
+    CHECK(run(io, connect_error("127.0.0.1", port)) == asio::error::connection_refused);
+    auto throwing = [&]() -> asio::awaitable<void> { co_await coline::connect("127.0.0.1", port); };
+    CHECK_THROWS_AS(run(io, throwing()), std::system_error);
+}
+
+TEST_CASE("connect with a service name it cannot resolve reports the resolver's error" * doctest::timeout(10))
+{
+    asio::io_context io;
+    const auto ec = run(io, connect_error("127.0.0.1", "no-such-service-name"));
+    CHECK(ec);
+    CHECK(ec != coline::error::timeout);
+}
+
+TEST_CASE("connect gives up with error::timeout when the server never completes the handshake" * doctest::timeout(30))
+{
+    // A listener whose accept queue is full drops further SYNs, so those
+    // connects hang: the loopback stand-in for an unreachable host.
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io, 0);
+    std::vector<coline::connection> queued;
+    std::error_code ec;
+    const auto started = std::chrono::steady_clock::now();
+    auto connect_and_keep = [&]() -> asio::awaitable<std::error_code> {
+        auto [ec, conn] = co_await coline::connect("127.0.0.1", port_of(acceptor), 200ms, coline::as_tuple);
+        CHECK(conn.stream().is_open() == !ec);
+        queued.push_back(std::move(conn));
+        co_return ec;
+    };
+    for (int i = 0; i < 64 && !ec; ++i)
+        ec = run(io, connect_and_keep());
+    CHECK(ec == coline::error::timeout);
+    CHECK(std::chrono::steady_clock::now() - started < 20s);
+}

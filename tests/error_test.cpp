@@ -1,0 +1,21 @@
+// coline's error codes.
+#include "support.hpp"
+
+using coline::error;
+
+TEST_CASE("coline's errors have their own category, messages and portable conditions")
+{
+    const std::error_code timeout = error::timeout;
+    CHECK(std::string(timeout.category().name()) == "coline");
+    CHECK(timeout == std::errc::timed_out);
+    CHECK(std::error_code(error::line_too_long) == std::errc::message_size);
+    CHECK(std::error_code(error::newline_in_line) == std::errc::invalid_argument);
+    CHECK(std::error_code(error::partial_line) != std::errc::timed_out);
+    for (auto e : {error::line_too_long, error::partial_line, error::timeout, error::newline_in_line}) {
+        const std::error_code ec = e;
+        CHECK(ec);
+        CHECK(ec.message() != "unknown coline error");
+        CHECK(ec != std::error_code(asio::error::eof));
+    }
+    CHECK(std::error_code(static_cast<error>(99)).message() == "unknown coline error");
+}

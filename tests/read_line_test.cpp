@@ -1,0 +1,295 @@
+// read_line: framing over scripted chunks, limits, end of stream, time limits.
+#include "support.hpp"
+
+using namespace test;
+using coline::error;
+using strings = std::vector<std::string>;
+
+namespace {
+
+read_all_result read_all_from(std::vector<std::string> chunks, coline::connection_options options = {})
+{
+    asio::io_context io;
+    auto conn = scripted(io, std::move(chunks), options);
+    return run(io, read_all(conn));
+}
+
+coline::connection_options max_line(std::size_t n)
+{
+    coline::connection_options options;
+    options.max_line_length = n;
+    return options;
+}
+
+} // namespace
+
+TEST_CASE("a line split across reads is reassembled, down to one byte per read")
+{
+    CHECK(read_all_from({"hel", "lo wo", "rld\n"}).lines == strings{"hello world"});
+    const auto bytewise = read_all_from(one_byte_chunks("hello world\nsecond\n"));
+    CHECK(bytewise.lines == strings{"hello world", "second"});
+    CHECK_FALSE(bytewise.error);
+}
+
+TEST_CASE("many lines in one read come out one by one")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"a\nbb\nccc\n"});
+    const auto result = run(io, read_all(conn));
+    CHECK(result.lines == strings{"a", "bb", "ccc"});
+    CHECK_FALSE(result.error);
+    // One read for the data and one that sees the end: no read per line.
+    CHECK(conn.stream().reads() == 2);
+}
+
+TEST_CASE("CRLF and LF line ends mix freely and a lone CR stays in the line")
+{
+    CHECK(read_all_from({"one\r\ntwo\nthree\r\n"}).lines == strings{"one", "two", "three"});
+    CHECK(read_all_from({"x\r", "\ny\n"}).lines == strings{"x", "y"});
+    CHECK(read_all_from({"a\rb\n\r\r\n"}).lines == strings{"a\rb", "\r"});
+}
+
+TEST_CASE("empty lines are lines")
+{
+    CHECK(read_all_from({"\n\r\n\n"}).lines == strings{"", "", ""});
+}
+
+TEST_CASE("NUL bytes and bytes that are not UTF-8 pass through untouched")
+{
+    const std::string odd{"a\0b\xff\xfe\xc3\x28", 7};
+    const auto result = read_all_from(one_byte_chunks(odd + "\n"));
+    REQUIRE(result.lines.size() == 1);
+    CHECK(result.lines[0] == odd);
+}
+
+TEST_CASE("the end of the stream after a complete line is a clean end")
+{
+    const auto result = read_all_from({"last\n"});
+    CHECK(result.lines == strings{"last"});
+    CHECK_FALSE(result.error);
+    CHECK_FALSE(read_all_from({}).error);
+}
+
+TEST_CASE("the end of the stream in the middle of a line is error::partial_line and the bytes stay readable")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"complete\npart", "ial"});
+    const auto result = run(io, read_all(conn));
+    CHECK(result.lines == strings{"complete"});
+    CHECK(result.error == error::partial_line);
+    CHECK(conn.buffered() == "partial");
+    CHECK(conn.at_end());
+
+    SUBCASE("later reads report the end of the stream")
+    {
+        auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple));
+        CHECK_FALSE(ec);
+        CHECK_FALSE(line);
+    }
+    SUBCASE("the throwing form throws it")
+    {
+        auto again = scripted(io, {"x"});
+        CHECK_THROWS_AS(run(io, coline::read_line(again)), std::system_error);
+    }
+}
+
+TEST_CASE("a line exactly at the limit is read and one byte more is error::line_too_long")
+{
+    CHECK(read_all_from({"12345678\n"}, max_line(8)).lines == strings{"12345678"});
+    CHECK(read_all_from({"12345678\r\n"}, max_line(8)).lines == strings{"12345678"});
+    CHECK(read_all_from(one_byte_chunks("12345678\r\n"), max_line(8)).lines == strings{"12345678"});
+    CHECK(read_all_from({"123456789\n"}, max_line(8)).error == error::line_too_long);
+    CHECK(read_all_from(one_byte_chunks("123456789\n"), max_line(8)).error == error::line_too_long);
+    CHECK(read_all_from({"12345678\rx\n"}, max_line(8)).error == error::line_too_long);
+}
+
+TEST_CASE("after error::line_too_long the connection skips that line and reads the next")
+{
+    asio::io_context io;
+    SUBCASE("the whole over-long line arrived at once")
+    {
+        auto conn = scripted(io, {"short\n0123456789abcdef\nnext\n"}, max_line(8));
+        CHECK(run(io, read_all(conn)).lines == strings{"short"});
+        CHECK(run(io, read_all(conn)).lines == strings{"next"});
+    }
+    SUBCASE("the over-long line dribbles in and is reported before its end arrives")
+    {
+        auto conn = scripted(io, one_byte_chunks("0123456789abcdef\nnext\n"), max_line(8));
+        const auto first = run(io, read_all(conn));
+        CHECK(first.error == error::line_too_long);
+        CHECK(conn.stream().reads() == 9); // reported at the 9th byte, long before the '\n'
+        CHECK(run(io, read_all(conn)).lines == strings{"next"});
+    }
+    SUBCASE("the stream ends inside the skipped line")
+    {
+        auto conn = scripted(io, {"0123456789abcdef"}, max_line(8));
+        CHECK(run(io, read_all(conn)).error == error::line_too_long);
+        const auto rest = run(io, read_all(conn));
+        CHECK(rest.lines.empty());
+        CHECK_FALSE(rest.error);
+    }
+}
+
+TEST_CASE("memory stays bounded by the limit whatever a peer sends without a newline")
+{
+    coline::detail::line_buffer buffer;
+    const std::size_t limit = 64 * 1024;
+    std::size_t fed = 0, errors = 0, largest = 0;
+    while (fed < 16 * 1024 * 1024) {
+        std::error_code ec;
+        CHECK_FALSE(buffer.next_line(limit, ec));
+        errors += ec == error::line_too_long;
+        auto space = buffer.prepare(limit);
+        REQUIRE(!space.empty());
+        std::fill(space.begin(), space.end(), 'x');
+        buffer.commit(space.size());
+        fed += space.size();
+        largest = std::max(largest, buffer.capacity());
+    }
+    CHECK(largest <= limit + 2);
+    CHECK(errors == 1); // reported once per over-long line, however long it is
+}
+
+TEST_CASE("the non-throwing form returns the error with an empty line")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"0123456789\n"}, max_line(4));
+    auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple));
+    CHECK(ec == error::line_too_long);
+    CHECK_FALSE(line);
+}
+
+TEST_CASE("the throwing form throws std::system_error carrying coline's error code")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"0123456789\n"}, max_line(4));
+    try {
+        run(io, coline::read_line(conn));
+        FAIL("read_line did not throw");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == error::line_too_long);
+        CHECK(std::string(e.what()).find("coline::read_line") != std::string::npos);
+    }
+}
+
+TEST_CASE("random data cut at random points frames exactly like a simple reference splitter" * doctest::timeout(30))
+{
+    // The reference: split on '\n', drop one '\r' before it, flag lines over the limit.
+    struct item {
+        std::string line;
+        bool too_long;
+        bool operator==(const item&) const = default;
+    };
+    auto reference = [](const std::string& data, std::size_t limit) {
+        std::vector<item> items;
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = data.find('\n', start)) != std::string::npos; start = nl + 1) {
+            std::string line = data.substr(start, nl - start);
+            if (!line.empty() && line.back() == '\r')
+                line.pop_back();
+            items.push_back(line.size() > limit ? item{"", true} : item{line, false});
+        }
+        return items;
+    };
+
+    std::uint64_t seed = 42;
+    auto next = [&seed](std::uint64_t bound) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (seed >> 33) % bound;
+    };
+    for (int round = 0; round < 300; ++round) {
+        const std::size_t limit = 1 + next(40);
+        std::string data;
+        const std::size_t size = next(2000);
+        const char alphabet[] = {'a', 'b', '\r', '\n', '\0', '\xff'};
+        for (std::size_t i = 0; i < size; ++i)
+            data += next(3) == 0 ? alphabet[next(6)] : 'a';
+        data += '\n'; // no partial line at the end: the reference has no notion of it
+
+        std::vector<std::string> chunks;
+        for (std::size_t at = 0; at < data.size();) {
+            const std::size_t n = 1 + next(64);
+            chunks.push_back(data.substr(at, n));
+            at += n;
+        }
+        asio::io_context io;
+        auto conn = scripted(io, chunks, max_line(limit));
+        std::vector<item> got;
+        for (;;) {
+            auto result = run(io, read_all(conn));
+            for (auto& line : result.lines)
+                got.push_back({line, false});
+            if (result.error != error::line_too_long)
+                break;
+            got.push_back({"", true});
+        }
+        // An over-long line that is still unterminated is reported before its
+        // end arrives, so the framer may report it where the reference does too.
+        REQUIRE_MESSAGE(got == reference(data, limit), "round " << round << " limit " << limit);
+    }
+}
+
+TEST_CASE("a read with a time limit ends with error::timeout when no line arrives" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    asio::write(peer, asio::buffer(std::string_view("partial")));
+    const auto started = std::chrono::steady_clock::now();
+    auto [ec, line] = run(io, coline::read_line(conn, 50ms, coline::as_tuple));
+    CHECK(ec == error::timeout);
+    CHECK(ec == std::errc::timed_out);
+    CHECK_FALSE(line);
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+
+    SUBCASE("the connection stays usable and keeps what it had received")
+    {
+        asio::write(peer, asio::buffer(std::string_view(" line\n")));
+        auto again = run(io, coline::read_line(conn, 5s));
+        REQUIRE(again);
+        CHECK(*again == "partial line");
+    }
+    SUBCASE("the default limit from the options applies too, and the throwing form throws it")
+    {
+        conn.options().read_timeout = 20ms;
+        CHECK_THROWS_AS(run(io, coline::read_line(conn)), std::system_error);
+    }
+}
+
+TEST_CASE("a deadline that was met does not cancel a later read" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    asio::write(peer, asio::buffer(std::string_view("first\n")));
+    CHECK(run(io, coline::read_line(conn, 30ms)) == std::optional<std::string_view>("first"));
+
+    // The next line comes well after the first deadline would have run out.
+    asio::steady_timer later(io, 200ms);
+    later.async_wait([&](std::error_code) { asio::write(peer, asio::buffer(std::string_view("second\n"))); });
+    auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple));
+    CHECK_FALSE(ec);
+    CHECK(line == std::optional<std::string_view>("second"));
+}
+
+TEST_CASE("a peer that resets the connection mid-line is an error, not the end of the stream" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    asio::write(peer, asio::buffer(std::string_view("half a li")));
+    peer.set_option(asio::socket_base::linger(true, 0));
+    peer.close();
+    auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple));
+    CHECK(ec == asio::error::connection_reset);
+    CHECK(conn.buffered() == "half a li");
+}
+
+TEST_CASE("closing a connection ends a read in progress with operation_aborted" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    auto read_then_see_close = [&]() -> asio::awaitable<std::error_code> {
+        asio::post(io, [&conn] { conn.close(); }); // runs once the read below waits
+        auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+        co_return ec;
+    };
+    CHECK(run(io, read_then_see_close()) == asio::error::operation_aborted);
+}

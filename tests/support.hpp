@@ -1,0 +1,189 @@
+// Helpers shared by coline's tests: running a coroutine with a deadline,
+// loopback sockets, and an in-memory stream that delivers scripted chunks.
+#pragma once
+
+#include <coline/coline.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace test {
+
+using namespace std::chrono_literals;
+using asio::ip::tcp;
+
+/// Runs `task` on `io` until it finishes (REQUIREs that it does within
+/// `limit`) and returns its result; rethrows what it threw.
+template <class T>
+T run(asio::io_context& io, asio::awaitable<T> task, std::chrono::steady_clock::duration limit = 10s)
+{
+    auto result = asio::co_spawn(io, std::move(task), asio::use_future);
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (result.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < give_up) {
+        io.restart();
+        io.run_one_for(50ms);
+    }
+    REQUIRE_MESSAGE(result.wait_for(0s) == std::future_status::ready, "the coroutine did not finish in time");
+    return result.get();
+}
+
+/// An acceptor on 127.0.0.1 with a port the kernel picked.
+inline tcp::acceptor loopback_acceptor(asio::io_context& io, int backlog = asio::socket_base::max_listen_connections)
+{
+    tcp::acceptor acceptor(io, tcp::v4());
+    acceptor.bind({asio::ip::address_v4::loopback(), 0});
+    acceptor.listen(backlog);
+    return acceptor;
+}
+
+inline std::string port_of(const tcp::acceptor& acceptor)
+{
+    return std::to_string(acceptor.local_endpoint().port());
+}
+
+/// A coline connection and the raw socket at the other end, over loopback.
+struct tcp_pair {
+    coline::connection conn;
+    tcp::socket peer;
+};
+
+inline tcp_pair make_tcp_pair(asio::io_context& io, coline::connection_options options = {})
+{
+    auto acceptor = loopback_acceptor(io);
+    tcp::socket peer(io);
+    peer.connect(acceptor.local_endpoint());
+    return {coline::connection(acceptor.accept(), options), std::move(peer)};
+}
+
+/// Reads from a raw socket until `count` '\n' have arrived; returns all of it.
+inline std::string read_lines_from(tcp::socket& socket, int count)
+{
+    std::string received;
+    while (std::count(received.begin(), received.end(), '\n') < count) {
+        char chunk[4096];
+        const std::size_t n = socket.read_some(asio::buffer(chunk));
+        received.append(chunk, n);
+    }
+    return received;
+}
+
+/// An in-memory stream: each read gets the next scripted chunk (or as much
+/// of it as fits), then the end of the stream. Writes are collected.
+class scripted_stream {
+public:
+    using executor_type = asio::any_io_executor;
+    using lowest_layer_type = scripted_stream;
+
+    scripted_stream(executor_type executor, std::vector<std::string> chunks)
+        : executor_(std::move(executor)), chunks_(std::move(chunks))
+    {
+    }
+
+    executor_type get_executor() const { return executor_; }
+    lowest_layer_type& lowest_layer() { return *this; }
+    void close(std::error_code&) { closed_ = true; }
+    bool closed() const { return closed_; }
+    const std::string& written() const { return written_; }
+    std::size_t reads() const { return reads_; }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(const MutableBuffers& buffers, Token&& token)
+    {
+        return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+            [this](auto handler, const MutableBuffers& buffers) {
+                ++reads_;
+                std::error_code ec;
+                std::size_t n = 0;
+                if (next_ == chunks_.size()) {
+                    ec = asio::error::eof;
+                } else {
+                    const std::string& chunk = chunks_[next_];
+                    n = asio::buffer_copy(buffers, asio::buffer(chunk) + offset_);
+                    offset_ += n;
+                    if (offset_ == chunk.size())
+                        ++next_, offset_ = 0;
+                }
+                complete(std::move(handler), ec, n);
+            },
+            token, buffers);
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(const ConstBuffers& buffers, Token&& token)
+    {
+        return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+            [this](auto handler, const ConstBuffers& buffers) {
+                std::size_t n = 0;
+                for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+                    written_.append(static_cast<const char*>(it->data()), it->size());
+                    n += it->size();
+                }
+                complete(std::move(handler), std::error_code{}, n);
+            },
+            token, buffers);
+    }
+
+private:
+    template <class Handler>
+    void complete(Handler handler, std::error_code ec, std::size_t n)
+    {
+        auto executor = asio::get_associated_executor(handler, executor_);
+        asio::post(executor, [handler = std::move(handler), ec, n]() mutable { std::move(handler)(ec, n); });
+    }
+
+    executor_type executor_;
+    std::vector<std::string> chunks_;
+    std::size_t next_ = 0;
+    std::size_t offset_ = 0;
+    std::size_t reads_ = 0;
+    std::string written_;
+    bool closed_ = false;
+};
+
+using scripted_connection = coline::basic_connection<scripted_stream>;
+
+inline scripted_connection scripted(asio::io_context& io, std::vector<std::string> chunks,
+                                    coline::connection_options options = {})
+{
+    return scripted_connection(scripted_stream(io.get_executor(), std::move(chunks)), options);
+}
+
+/// Every byte of `text` as a chunk of its own.
+inline std::vector<std::string> one_byte_chunks(std::string_view text)
+{
+    std::vector<std::string> chunks;
+    for (char c : text)
+        chunks.emplace_back(1, c);
+    return chunks;
+}
+
+/// What a stream of read_line calls produced: the lines, and the error that ended it.
+struct read_all_result {
+    std::vector<std::string> lines;
+    std::error_code error;
+};
+
+/// Reads lines until the end of the stream or the first error.
+template <class Stream>
+asio::awaitable<read_all_result> read_all(coline::basic_connection<Stream>& conn)
+{
+    read_all_result result;
+    for (;;) {
+        auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+        if (ec) {
+            result.error = ec;
+            co_return result;
+        }
+        if (!line)
+            co_return result;
+        result.lines.emplace_back(*line);
+    }
+}
+
+} // namespace test
