@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <list>
 #include <string_view>
@@ -79,6 +80,7 @@ int main(int argc, char* argv[])
             (positional++ == 0 ? host : port) = arg;
     }
 
+    std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ); // log lines show as they happen, even in a pipe
     asio::io_context io;
     tcp::acceptor acceptor(io, *tcp::resolver(io).resolve(host, port).begin());
     clients connected;
