@@ -8,6 +8,8 @@
 #include <tuple>
 #include <type_traits>
 
+COLINE_SILENCE_FRAME_WARNINGS_BEGIN
+
 namespace coline {
 namespace detail {
 
@@ -69,3 +71,5 @@ accept(asio::basic_socket_acceptor<Protocol, Executor>& acceptor, as_tuple_t, co
 }
 
 } // namespace coline
+
+COLINE_SILENCE_FRAME_WARNINGS_END

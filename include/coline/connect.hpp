@@ -9,6 +9,8 @@
 #include <system_error>
 #include <tuple>
 
+COLINE_SILENCE_FRAME_WARNINGS_BEGIN
+
 namespace coline {
 namespace detail {
 
@@ -68,3 +70,5 @@ connect(std::string_view host, std::string_view port, duration timeout, as_tuple
 }
 
 } // namespace coline
+
+COLINE_SILENCE_FRAME_WARNINGS_END

@@ -10,6 +10,8 @@
 #include <system_error>
 #include <tuple>
 
+COLINE_SILENCE_FRAME_WARNINGS_BEGIN
+
 namespace coline {
 namespace detail {
 
@@ -117,3 +119,5 @@ read_line(basic_connection<Stream>& conn, duration timeout, as_tuple_t)
 }
 
 } // namespace coline
+
+COLINE_SILENCE_FRAME_WARNINGS_END

@@ -12,6 +12,8 @@
 #include <system_error>
 #include <tuple>
 
+COLINE_SILENCE_FRAME_WARNINGS_BEGIN
+
 namespace coline {
 namespace detail {
 
@@ -155,3 +157,5 @@ asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>
 }
 
 } // namespace coline
+
+COLINE_SILENCE_FRAME_WARNINGS_END

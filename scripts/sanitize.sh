@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the tests and examples with a sanitizer and runs them; any report fails.
+#   scripts/sanitize.sh address   (ASan + UBSan)
+#   scripts/sanitize.sh thread    (TSan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-address}
+case "$kind" in
+    address) flags="-fsanitize=address,undefined -fno-sanitize-recover=all" ;;
+    thread) flags="-fsanitize=thread" ;;
+    *) echo "usage: $0 address|thread" >&2; exit 2 ;;
+esac
+scripts/setup.sh
+dir=build-$kind
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOLINE_WERROR=ON \
+      -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer -O1" >/dev/null
+cmake --build "$dir"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+       TSAN_OPTIONS=halt_on_error=1
+ctest --test-dir "$dir" --output-on-failure -j2
