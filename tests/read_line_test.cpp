@@ -293,3 +293,71 @@ TEST_CASE("closing a connection ends a read in progress with operation_aborted" 
     };
     CHECK(run(io, read_then_see_close()) == asio::error::operation_aborted);
 }
+
+TEST_CASE("stop_reading ends the input gracefully" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+
+    SUBCASE("a read waiting with nothing begun returns the end at once")
+    {
+        auto read_then_stop = [&]() -> asio::awaitable<bool> {
+            asio::post(io, [&conn] { conn.stop_reading(); }); // runs once the read below waits
+            auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+            CHECK_FALSE(ec);
+            co_return line.has_value();
+        };
+        CHECK_FALSE(run(io, read_then_stop()));
+        CHECK(conn.reading_stopped());
+    }
+    SUBCASE("lines already received are still returned, then the end")
+    {
+        asio::write(peer, asio::buffer(std::string_view("one\ntwo\n")));
+        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("one"));
+        conn.stop_reading();
+        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("two"));
+        CHECK_FALSE(run(io, coline::read_line(conn)));
+    }
+    SUBCASE("a line that has begun is awaited until it is complete")
+    {
+        asio::write(peer, asio::buffer(std::string_view("hal")));
+        auto read_while_stopping = [&]() -> asio::awaitable<std::string> {
+            asio::post(io, [&] {
+                conn.stop_reading();
+                asio::write(peer, asio::buffer(std::string_view("f\nin the same read\n")));
+            });
+            auto line = co_await coline::read_line(conn, 5s);
+            co_return std::string(line.value_or("<end>"));
+        };
+        CHECK(run(io, read_while_stopping()) == "half");
+        // What came with it was received: it is returned too, and nothing more is read.
+        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("in the same read"));
+        CHECK_FALSE(run(io, coline::read_line(conn)));
+    }
+}
+
+TEST_CASE("cancelling the awaiting coroutine cancels its read, with or without a time limit" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    for (auto limit : {coline::no_timeout, coline::duration(10s)}) {
+        asio::cancellation_signal cancel;
+        std::error_code got;
+        bool done = false;
+        auto reader = [&]() -> asio::awaitable<void> {
+            auto [ec, line] = co_await coline::read_line(conn, limit, coline::as_tuple);
+            got = ec;
+        };
+        asio::co_spawn(io, reader(), asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr) { done = true; }));
+        asio::post(io, [&] { cancel.emit(asio::cancellation_type::terminal); });
+        for (int i = 0; i < 100 && !done; ++i) {
+            io.restart();
+            io.run_one_for(50ms);
+        }
+        CHECK(done);
+        CHECK(got == asio::error::operation_aborted);
+    }
+    // The connection is still usable afterwards.
+    asio::write(peer, asio::buffer(std::string_view("still here\n")));
+    CHECK(run(io, coline::read_line(conn, 5s)) == std::optional<std::string_view>("still here"));
+}

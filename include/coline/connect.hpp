@@ -22,15 +22,16 @@ connect_op(std::string_view host, std::string_view port, duration timeout, conne
     std::error_code ec;
 
     deadline<asio::any_io_executor> deadline(executor);
-    // Without a deadline of its own, the operation obeys the coroutine's cancellation.
-    asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-    const auto slot = deadline.start(timeout) ? deadline.slot() : state.slot();
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    deadline.start(timeout);
     asio::ip::tcp::resolver resolver(executor);
     const auto endpoints = co_await resolver.async_resolve(
-        host, port, asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
+        host, port,
+        asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
     if (!ec && !deadline.expired())
-        co_await asio::async_connect(conn.stream(), endpoints,
-                                     asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
+        co_await asio::async_connect(
+            conn.stream(), endpoints,
+            asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
     if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
         ec = error::timeout;
     if (ec)

@@ -74,6 +74,21 @@ public:
     /// Whether the peer ended the stream (read_line returned the end, or error::partial_line).
     bool at_end() const noexcept { return input_.at_end(); }
 
+    /// Ends the input gracefully, as a server does when it shuts down:
+    /// `read_line` still returns the lines already received, waits for a line
+    /// that has begun to arrive, then returns the end of the stream without
+    /// waiting for the peer to end it. A `read_line` waiting with nothing
+    /// begun returns the end at once. Writing is not affected.
+    void stop_reading() noexcept
+    {
+        reading_stopped_ = true;
+        if (reading_ && input_.unread().empty())
+            read_deadline_.cancel();
+    }
+
+    /// Whether stop_reading() was called.
+    bool reading_stopped() const noexcept { return reading_stopped_; }
+
     /// Closes the stream at once; operations in progress end with
     /// `asio::error::operation_aborted`. Closing twice is harmless.
     void close() noexcept
@@ -91,6 +106,8 @@ private:
     std::string output_;
     detail::deadline<executor_type> read_deadline_;
     detail::deadline<executor_type> write_deadline_;
+    bool reading_ = false; // a read_line is waiting for input
+    bool reading_stopped_ = false;
 };
 
 /// A connection over TCP, what `accept` and `connect` return.
@@ -110,6 +127,8 @@ struct connection_access {
     static auto& read_deadline(basic_connection<Stream>& c) noexcept { return c.read_deadline_; }
     template <class Stream>
     static auto& write_deadline(basic_connection<Stream>& c) noexcept { return c.write_deadline_; }
+    template <class Stream>
+    static bool& reading(basic_connection<Stream>& c) noexcept { return c.reading_; }
 };
 
 } // namespace detail

@@ -30,21 +30,30 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
 
     if (!line && !ec && !input.at_end()) {
         auto& deadline = access::read_deadline(conn);
-        // Without a deadline of its own, the operation obeys the coroutine's cancellation.
-        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-        const auto slot = deadline.start(timeout) ? deadline.slot() : state.slot();
+        asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+        deadline.start(timeout);
+        access::reading(conn) = true;
         while (!deadline.expired()) {
+            // After stop_reading(), only a line that has begun is still awaited.
+            if (conn.reading_stopped() && input.unread().empty())
+                break;
             const std::span<char> space = input.prepare(max_line);
             const std::size_t n = co_await access::stream(conn).async_read_some(
                 asio::buffer(space.data(), space.size()),
-                asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
+                asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                             asio::redirect_error(asio::use_awaitable, ec)));
             input.commit(n);
+            if (ec == asio::error::operation_aborted && conn.reading_stopped() && !deadline.expired()) {
+                ec.clear();
+                continue;
+            }
             if (ec)
                 break;
             line = input.next_line(max_line, ec);
             if (line || ec)
                 break;
         }
+        access::reading(conn) = false;
         const bool expired = deadline.stop();
         if (expired && !line && (!ec || ec == asio::error::operation_aborted))
             ec = error::timeout;
@@ -84,6 +93,9 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
 /// - `error::timeout`: no whole line arrived in time. The connection stays
 ///   usable; bytes already received stay buffered.
 /// - Asio's errors from the stream (`asio::error::connection_reset`, ...).
+///
+/// After `conn.stop_reading()`, it returns the lines already received (and a
+/// line that has begun, once it is complete), then the end of the stream.
 template <class Stream>
 asio::awaitable<std::optional<std::string_view>> read_line(basic_connection<Stream>& conn)
 {

@@ -53,11 +53,11 @@ asio::awaitable<write_line_result<Throws>> flush_op(basic_connection<Stream>& co
     auto& output = access::output(conn);
     if (!ec && !output.empty()) {
         auto& deadline = access::write_deadline(conn);
-        // Without a deadline of its own, the operation obeys the coroutine's cancellation.
-        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-        const auto slot = deadline.start(timeout) ? deadline.slot() : state.slot();
+        asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+        deadline.start(timeout);
         co_await asio::async_write(access::stream(conn), asio::buffer(output),
-                                   asio::bind_cancellation_slot(slot, asio::redirect_error(asio::use_awaitable, ec)));
+                                   asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                                asio::redirect_error(asio::use_awaitable, ec)));
         if (deadline.stop() && ec == asio::error::operation_aborted)
             ec = error::timeout;
     }

@@ -17,9 +17,11 @@ struct deadline_state {
     bool expired = false;
 };
 
-/// One per direction of a connection. start() arms the timer and gives a
-/// cancellation slot to bind each step of the guarded operation to; stop()
-/// disarms it. No allocation per operation: the state is made once, lazily.
+/// One per direction of a connection. An operation calls start(), binds each
+/// of its steps to slot(), and calls stop() when done. The steps end early
+/// when the time limit runs out, when cancel() is called, or when the
+/// awaiting coroutine is cancelled. No allocation per operation: the state is
+/// made once, lazily.
 template <class Executor>
 class deadline {
 public:
@@ -36,15 +38,15 @@ public:
     }
     ~deadline() { forget_pending_wait(); }
 
-    /// Arms the timer; returns false (and arms nothing) for no_timeout.
-    bool start(duration limit)
+    /// Starts an operation; arms the timer unless `limit` is no_timeout.
+    void start(duration limit)
     {
-        if (limit == no_timeout)
-            return false;
         if (!state_)
             state_ = std::make_shared<deadline_state>();
-        const auto generation = ++state_->generation;
         state_->expired = false;
+        if (limit == no_timeout)
+            return;
+        const auto generation = ++state_->generation;
         armed_ = true;
         timer_.expires_after(limit);
         timer_.async_wait([state = state_, generation](std::error_code ec) {
@@ -53,22 +55,38 @@ public:
             state->expired = true;
             state->signal.emit(asio::cancellation_type::terminal);
         });
-        return true;
     }
 
-    asio::cancellation_slot slot() noexcept { return state_->signal.slot(); }
+    /// The slot to bind the next step to. `parent` is the awaiting coroutine's
+    /// slot: its cancellation is passed on. (Asio clears that slot whenever a
+    /// step completes, hence once per step.)
+    asio::cancellation_slot slot(asio::cancellation_slot parent)
+    {
+        if (parent.is_connected())
+            parent.assign([state = state_.get()](asio::cancellation_type type) { state->signal.emit(type); });
+        return state_->signal.slot();
+    }
 
-    /// True once the armed timer ran out (the guarded step was cancelled).
-    bool expired() const noexcept { return armed_ && state_->expired; }
+    /// True once the armed timer ran out (the step in progress was cancelled).
+    bool expired() const noexcept { return state_ && state_->expired; }
 
-    /// Disarms the timer; returns whether it had run out.
+    /// Cancels the step in progress, if any.
+    void cancel() noexcept
+    {
+        if (state_)
+            state_->signal.emit(asio::cancellation_type::terminal);
+    }
+
+    /// Ends the operation; returns whether its time limit ran out.
     bool stop() noexcept
     {
-        if (!armed_)
+        if (!state_)
             return false;
-        armed_ = false;
-        forget_pending_wait();
         state_->signal.slot().clear();
+        if (armed_) {
+            armed_ = false;
+            forget_pending_wait();
+        }
         return state_->expired;
     }
 
