@@ -7,5 +7,6 @@
 #include <coline/connection.hpp>
 #include <coline/error.hpp>
 #include <coline/read_line.hpp>
+#include <coline/server.hpp>
 #include <coline/timeout.hpp>
 #include <coline/write_line.hpp>
