@@ -1,0 +1,254 @@
+// The abuse suite: each case sends what a hostile or broken peer would, checks
+// that the server copes, and that a normal client is served right after.
+#include "server_support.hpp"
+
+using namespace test;
+using coline::error;
+
+namespace {
+
+constexpr std::size_t MiB = 1024 * 1024;
+
+coline::server_options with_timeouts(coline::duration read, coline::duration write)
+{
+    coline::server_options options;
+    options.connection.read_timeout = read;
+    options.connection.write_timeout = write;
+    return options;
+}
+
+} // namespace
+
+TEST_CASE("64 MiB without a newline: line_too_long, the peer is closed, memory stays bounded" * doctest::timeout(60))
+{
+    background_server server;
+    blocking_client peer(server.port());
+    CHECK(peer.line() == "Connect");
+    const std::string chunk(MiB, 'x');
+    const std::size_t before = resident_bytes();
+    std::size_t sent = 0;
+    std::error_code ec;
+    while (sent < 64 * MiB && !(ec = peer.send(chunk)))
+        sent += chunk.size();
+    const std::size_t growth = resident_bytes() - std::min(before, resident_bytes());
+    MESSAGE("sent " << sent / MiB << " MiB before " << ec.message() << "; memory grew by " << growth / 1024 << " KiB");
+    CHECK(ec); // the server cut the peer off before it could send it all
+    CHECK(sent < 64 * MiB);
+    CHECK(growth < 16 * MiB);
+    CHECK(served_normally(server.port()));
+    server.stop();
+    CHECK(server.errors.contains(error::line_too_long));
+}
+
+TEST_CASE("200 slowloris peers are all closed by the line deadline while a normal client is served" * doctest::timeout(60))
+{
+    background_server server(with_timeouts(300ms, 5s));
+    std::vector<std::unique_ptr<blocking_client>> peers;
+    for (int i = 0; i < 200; ++i) {
+        peers.push_back(std::make_unique<blocking_client>(server.port()));
+        CHECK(peers.back()->line() == "Connect");
+    }
+    // Each peer dribbles a line, a byte per round, and never ends it.
+    std::vector<bool> closed(peers.size(), false);
+    std::size_t still_open = peers.size();
+    bool normal_served = false;
+    const auto give_up = std::chrono::steady_clock::now() + 20s;
+    for (int round = 0; still_open > 0 && std::chrono::steady_clock::now() < give_up; ++round) {
+        for (std::size_t i = 0; i < peers.size(); ++i)
+            if (!closed[i] && peers[i]->send("x")) {
+                closed[i] = true;
+                --still_open;
+            }
+        if (round == 2)
+            normal_served = served_normally(server.port());
+        std::this_thread::sleep_for(20ms); // the pace of the attack, not a measurement
+    }
+    CHECK(normal_served);
+    CHECK(still_open == 0);
+    CHECK(served_normally(server.port()));
+    server.stop();
+    CHECK(server.errors.contains(error::timeout));
+}
+
+TEST_CASE("a peer that resets mid-line is dropped and nothing else is disturbed" * doctest::timeout(30))
+{
+    background_server server;
+    {
+        blocking_client peer(server.port());
+        CHECK(peer.line() == "Connect");
+        peer.send("half a li");
+        peer.socket().set_option(asio::socket_base::linger(true, 0));
+        peer.socket().close();
+    }
+    CHECK(served_normally(server.port()));
+    server.stop();
+    CHECK(server.errors.contains(asio::error::connection_reset));
+}
+
+TEST_CASE("a peer that half-closes after its lines still receives every answer" * doctest::timeout(30))
+{
+    background_server server;
+    blocking_client peer(server.port());
+    peer.send("one\ntwo\nthree\n");
+    peer.socket().shutdown(tcp::socket::shutdown_send);
+    CHECK(peer.line() == "Connect");
+    CHECK(peer.line() == "Information received one");
+    CHECK(peer.line() == "Information received two");
+    CHECK(peer.line() == "Information received three");
+    CHECK(peer.wait_for_close() == asio::error::eof);
+    CHECK(served_normally(server.port()));
+}
+
+TEST_CASE("CRLF, bare LF, NUL bytes, invalid UTF-8 and empty lines are answered normally" * doctest::timeout(30))
+{
+    background_server server;
+    blocking_client peer(server.port());
+    const std::string odd{"\0nul\xff\xfe", 6};
+    peer.send("crlf\r\nlf\n" + odd + "\n\n\r\n");
+    CHECK(peer.line() == "Connect");
+    CHECK(peer.line() == "Information received crlf");
+    CHECK(peer.line() == "Information received lf");
+    CHECK(peer.line() == "Information received " + odd);
+    CHECK(peer.line() == "Information received ");
+    CHECK(peer.line() == "Information received ");
+    CHECK(served_normally(server.port()));
+}
+
+TEST_CASE("a peer that sends 100 000 lines and never reads is dropped with memory bounded" * doctest::timeout(60))
+{
+    background_server server(with_timeouts(10s, 300ms));
+    blocking_client peer(server.port());
+    peer.socket().set_option(asio::socket_base::receive_buffer_size(64 * 1024));
+    // 200-byte lines: 20 MB is more than all the socket buffers on the way can hold.
+    std::string lines;
+    const std::string line = "SOME data " + std::string(189, 'x') + "\n";
+    for (int i = 0; i < 100'000; ++i)
+        lines += line;
+    const std::size_t before = resident_bytes();
+    // The server answers until the peer's buffers are full, then its write
+    // waits, then its write deadline drops the peer: this send fails.
+    const auto ec = peer.send(lines);
+    const std::size_t growth = resident_bytes() - std::min(before, resident_bytes());
+    MESSAGE("send ended with: " << ec.message() << "; memory grew by " << growth / 1024 << " KiB");
+    CHECK(ec);
+    CHECK(growth < 16 * MiB);
+    CHECK(served_normally(server.port()));
+    server.stop();
+    CHECK(server.errors.contains(error::timeout));
+}
+
+TEST_CASE("2000 clients at once, 10 exchanges each: every answer exactly once and in order" * doctest::timeout(120))
+{
+    descriptor_limit enough(std::max<rlim_t>(8192, std::min<rlim_t>(descriptor_limit::hard(), 8192)));
+    if (descriptor_limit::hard() < 5000) {
+        MESSAGE("skipped: the hard limit of open files is " << descriptor_limit::hard());
+        return;
+    }
+    background_server server;
+    asio::io_context io;
+    constexpr int clients = 2000, exchanges = 10;
+    std::atomic<int> good_answers = 0, finished = 0, failed = 0;
+    auto client = [&](int id) -> asio::awaitable<void> {
+        auto conn = co_await coline::connect("127.0.0.1", std::to_string(server.port()), 20s);
+        conn.options().read_timeout = 30s;
+        if (co_await coline::read_line(conn) != std::optional<std::string_view>("Connect"))
+            ++failed;
+        for (int i = 0; i < exchanges; ++i) {
+            co_await coline::write_line(conn, "line {} {}", id, i);
+            auto answer = co_await coline::read_line(conn);
+            if (answer && *answer == fmt::format("Information received line {} {}", id, i))
+                ++good_answers;
+            else
+                ++failed;
+        }
+    };
+    for (int id = 0; id < clients; ++id)
+        asio::co_spawn(io, client(id), [&](std::exception_ptr error) {
+            failed += error != nullptr;
+            ++finished;
+        });
+    const auto give_up = std::chrono::steady_clock::now() + 100s;
+    while (finished < clients && std::chrono::steady_clock::now() < give_up)
+        io.run_one_for(100ms);
+    CHECK(finished == clients);
+    CHECK(failed == 0);
+    CHECK(good_answers == clients * exchanges);
+    CHECK(served_normally(server.port()));
+}
+
+TEST_CASE("descriptor exhaustion: accept errors are reported, backed off, and serving resumes" * doctest::timeout(60))
+{
+    std::atomic<int> accept_errors = 0, no_descriptors = 0;
+    coline::server_options options;
+    options.on_accept_error = [&](std::error_code ec) {
+        ++accept_errors;
+        no_descriptors += ec == asio::error::no_descriptors;
+    };
+    background_server server(options);
+    asio::io_context io;
+
+    // Sockets made before the limit drops; connecting them needs no new descriptor.
+    std::vector<tcp::socket> peers;
+    for (int i = 0; i < 40; ++i)
+        peers.emplace_back(io, tcp::v4());
+    {
+        descriptor_limit tight(open_descriptors() + 10);
+        for (auto& peer : peers)
+            peer.connect({asio::ip::address_v4::loopback(), server.port()});
+        // The server can accept about 10 of them; let it hit the limit for a while.
+        const auto until = std::chrono::steady_clock::now() + 1500ms;
+        while (no_descriptors == 0 && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(500ms); // a busy loop would report thousands of errors meanwhile
+        peers.clear();
+    }
+    MESSAGE(accept_errors.load() << " accept errors reported");
+    CHECK(no_descriptors > 0);
+    CHECK(accept_errors < 30); // 5 ms doubling: about 8 attempts in 2 s, not a spin
+    CHECK(served_normally(server.port()));
+}
+
+TEST_CASE("graceful shutdown: answered lines and a line in progress are not lost, idle clients are closed" * doctest::timeout(60))
+{
+    coline::server_options options;
+    options.grace_period = 5s;
+    auto server = std::make_unique<background_server>(options);
+
+    blocking_client talker(server->port()), idle(server->port()), unread(server->port());
+    CHECK(talker.line() == "Connect");
+    CHECK(idle.line() == "Connect");
+    talker.send("one\ntwo\n");
+    CHECK(talker.line() == "Information received one");
+    CHECK(talker.line() == "Information received two");
+    talker.send("a line in prog");
+    unread.send("x\ny\n");
+
+    std::promise<std::chrono::steady_clock::duration> stopped;
+    std::thread stopper([&] { stopped.set_value(server->stop()); });
+    CHECK(idle.wait_for_close() == asio::error::eof); // closed once the stop is under way
+    talker.send("ress\n");
+    CHECK(talker.line() == "Information received a line in progress");
+    CHECK(talker.wait_for_close() == asio::error::eof);
+    CHECK(unread.line() == "Connect");
+    CHECK(unread.line() == "Information received x");
+    CHECK(unread.line() == "Information received y");
+    CHECK(unread.wait_for_close() == asio::error::eof);
+    auto took = stopped.get_future().get();
+    stopper.join();
+    CHECK(took < 5s); // everyone finished: no need to wait for the grace period
+}
+
+TEST_CASE("graceful shutdown: a line that never ends is cut off when the grace period is over" * doctest::timeout(60))
+{
+    coline::server_options options;
+    options.grace_period = 500ms;
+    background_server server(options);
+    blocking_client stuck(server.port());
+    CHECK(stuck.line() == "Connect");
+    stuck.send("never ending");
+    CHECK(served_normally(server.port())); // the server has taken in the partial line by now
+    const auto took = server.stop();
+    CHECK(took >= 400ms);
+    CHECK(took < 10s);
+    CHECK(stuck.wait_for_close());
+}
