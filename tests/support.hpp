@@ -91,6 +91,7 @@ public:
     bool closed() const { return closed_; }
     const std::string& written() const { return written_; }
     std::size_t reads() const { return reads_; }
+    std::size_t writes() const { return writes_; }
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token)
@@ -119,6 +120,7 @@ public:
     {
         return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
             [this](auto handler, const ConstBuffers& buffers) {
+                ++writes_;
                 std::size_t n = 0;
                 for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
                     written_.append(static_cast<const char*>(it->data()), it->size());
@@ -142,6 +144,7 @@ private:
     std::size_t next_ = 0;
     std::size_t offset_ = 0;
     std::size_t reads_ = 0;
+    std::size_t writes_ = 0;
     std::string written_;
     bool closed_ = false;
 };

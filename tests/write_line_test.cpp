@@ -1,6 +1,9 @@
 // write_line: what goes on the wire, formatting, refused text, time limits.
 #include "support.hpp"
 
+#include <sstream>
+#include <thread>
+
 using namespace test;
 using coline::error;
 
@@ -111,4 +114,124 @@ TEST_CASE("a connection can read and write at the same time from two coroutines"
         io.run_one_for(50ms);
     }
     CHECK(answered == 2);
+}
+
+namespace {
+
+coline::connection_options coalescing()
+{
+    coline::connection_options options;
+    options.coalesce_writes = true;
+    return options;
+}
+
+// Answers every line with "ok <line>" until the end or an error.
+template <class Stream>
+asio::awaitable<std::error_code> answer_each_line(coline::basic_connection<Stream>& conn)
+{
+    for (;;) {
+        auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+        if (ec || !line)
+            co_return ec;
+        co_await coline::write_line(conn, "ok {}", *line);
+    }
+}
+
+} // namespace
+
+TEST_CASE("with coalesce_writes, answers to pipelined lines leave in one write")
+{
+    asio::io_context io;
+    SUBCASE("on")
+    {
+        auto conn = scripted(io, {"a\nb\nc\n", "d\n"}, coalescing());
+        CHECK_FALSE(run(io, answer_each_line(conn)));
+        CHECK(conn.stream().written() == "ok a\nok b\nok c\nok d\n");
+        CHECK(conn.stream().writes() == 2); // one per batch of requests
+    }
+    SUBCASE("off: one write per line")
+    {
+        auto conn = scripted(io, {"a\nb\nc\n", "d\n"});
+        CHECK_FALSE(run(io, answer_each_line(conn)));
+        CHECK(conn.stream().written() == "ok a\nok b\nok c\nok d\n");
+        CHECK(conn.stream().writes() == 4);
+    }
+}
+
+TEST_CASE("kept answers are sent before read_line reports an error or the end")
+{
+    asio::io_context io;
+    coline::connection_options options = coalescing();
+    options.max_line_length = 4;
+    SUBCASE("an over-long line after answered ones")
+    {
+        auto conn = scripted(io, {"a\nb\ntoo long\n"}, options);
+        CHECK(run(io, answer_each_line(conn)) == coline::error::line_too_long);
+        CHECK(conn.stream().written() == "ok a\nok b\n");
+    }
+    SUBCASE("a partial line at the end")
+    {
+        auto conn = scripted(io, {"a\nb\npart"}, options);
+        CHECK(run(io, answer_each_line(conn)) == coline::error::partial_line);
+        CHECK(conn.stream().written() == "ok a\nok b\n");
+    }
+}
+
+TEST_CASE("flush sends what write_line kept when the reader stops early")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"QUIT\nmore\n"}, coalescing());
+    auto quit = [&]() -> asio::awaitable<void> {
+        co_await coline::read_line(conn);
+        co_await coline::write_line(conn, "BYE");
+        CHECK(conn.stream().written().empty()); // kept: "more" waits to be read
+        co_await coline::flush(conn);
+    };
+    run(io, quit());
+    CHECK(conn.stream().written() == "BYE\n");
+}
+
+TEST_CASE("writes from several coroutines take turns and every line arrives whole" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    conn.stream().set_option(asio::socket_base::send_buffer_size(4096));
+    const std::string padding(3000, 'p'); // lines longer than one write, so writes would interleave
+    int done = 0;
+    auto writer = [&](char who) -> asio::awaitable<void> {
+        for (int i = 0; i < 100; ++i)
+            co_await coline::write_line(conn, 5s, "{} {} {}", who, i, padding);
+        ++done;
+    };
+    asio::co_spawn(io, writer('A'), asio::detached);
+    asio::co_spawn(io, writer('B'), asio::detached);
+    std::thread reader_thread([&] {
+        timeval limit{15, 0}; // the reader gives up with the writers
+        ::setsockopt(peer.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+        std::string all;
+        try {
+            all = read_lines_from(peer, 200);
+        } catch (const std::system_error& e) {
+            FAIL_CHECK("reading the lines: " << e.what());
+        }
+        std::istringstream lines(all);
+        std::string line;
+        int next_a = 0, next_b = 0;
+        while (std::getline(lines, line)) {
+            char who = 0;
+            int i = -1;
+            std::istringstream fields(line);
+            std::string pad;
+            fields >> who >> i >> pad;
+            CHECK(pad == padding);
+            CHECK(i == (who == 'A' ? next_a++ : next_b++));
+        }
+        CHECK(next_a == 100);
+        CHECK(next_b == 100);
+    });
+    const auto give_up = std::chrono::steady_clock::now() + 15s;
+    while (done < 2 && std::chrono::steady_clock::now() < give_up)
+        io.run_one_for(50ms);
+    reader_thread.join();
+    CHECK(done == 2);
 }

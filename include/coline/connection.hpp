@@ -2,6 +2,7 @@
 #pragma once
 
 #include <coline/detail/config.hpp>
+#include <coline/error.hpp>
 #include <coline/detail/deadline.hpp>
 #include <coline/detail/line_buffer.hpp>
 #include <coline/timeout.hpp>
@@ -24,6 +25,14 @@ struct connection_options {
     duration read_timeout = no_timeout;
     /// Default time limit of each `write_line` (until the kernel took the whole line).
     duration write_timeout = no_timeout;
+    /// Answers to pipelined requests in one write: while the next request is
+    /// already received (a whole line waits in the input buffer), `write_line`
+    /// keeps its line in the output buffer, and `read_line` sends it before it
+    /// waits for input or reports the end or an error (at most 64 KiB wait).
+    /// Off by default because a connection that stops reading early must then
+    /// `co_await flush(conn)` before it closes, or the kept lines are lost;
+    /// `server` does that, and turns this on.
+    bool coalesce_writes = false;
 };
 
 namespace detail {
@@ -51,7 +60,8 @@ public:
         : stream_(std::move(stream)),
           options_(options),
           read_deadline_(stream_.get_executor()),
-          write_deadline_(stream_.get_executor())
+          write_deadline_(stream_.get_executor()),
+          write_turn_(stream_.get_executor(), std::chrono::steady_clock::time_point::max())
     {
     }
 
@@ -75,10 +85,11 @@ public:
     bool at_end() const noexcept { return input_.at_end(); }
 
     /// Ends the input gracefully, as a server does when it shuts down:
-    /// `read_line` still returns the lines already received, waits for a line
-    /// that has begun to arrive, then returns the end of the stream without
-    /// waiting for the peer to end it. A `read_line` waiting with nothing
-    /// begun returns the end at once. Writing is not affected.
+    /// `read_line` still returns the lines already received (bytes that have
+    /// reached the socket included), waits for a line that has begun to
+    /// arrive, then returns the end of the stream without waiting for the peer
+    /// to end it. A `read_line` waiting with nothing begun returns the end at
+    /// once. Writing is not affected.
     void stop_reading() noexcept
     {
         reading_stopped_ = true;
@@ -103,10 +114,15 @@ private:
     Stream stream_;
     connection_options options_;
     detail::line_buffer input_;
-    std::string output_;
+    std::string output_;  // lines written and not sent yet
+    std::string sending_; // what the write in progress hands to the kernel
     detail::deadline<executor_type> read_deadline_;
     detail::deadline<executor_type> write_deadline_;
+    // Never expires: writers wait on it for their turn, the write in progress cancels it when done.
+    asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, executor_type>
+        write_turn_;
     bool reading_ = false; // a read_line is waiting for input
+    bool writing_ = false; // sending_ is being written
     bool reading_stopped_ = false;
 };
 
@@ -129,6 +145,44 @@ struct connection_access {
     static auto& write_deadline(basic_connection<Stream>& c) noexcept { return c.write_deadline_; }
     template <class Stream>
     static bool& reading(basic_connection<Stream>& c) noexcept { return c.reading_; }
+    template <class Stream>
+    static bool writing(basic_connection<Stream>& c) noexcept { return c.writing_; }
+    template <class Stream>
+    static auto& write_turn(basic_connection<Stream>& c) noexcept { return c.write_turn_; }
+
+    /// Whether write_line may keep its line for the next read_line to send.
+    template <class Stream>
+    static bool may_keep_output(basic_connection<Stream>& c) noexcept
+    {
+        constexpr std::size_t most_kept = 64 * 1024;
+        return c.options_.coalesce_writes && c.output_.size() < most_kept && c.input_.has_line();
+    }
+
+    /// Starts writing the output buffer; await the result, then call finish_sending.
+    /// Lines written meanwhile go to a fresh output buffer, never into the bytes in flight.
+    template <class Stream>
+    static auto start_sending(basic_connection<Stream>& c, duration timeout, asio::cancellation_slot parent,
+                              std::error_code& ec)
+    {
+        c.writing_ = true;
+        std::swap(c.output_, c.sending_);
+        c.write_deadline_.start(timeout);
+        return asio::async_write(c.stream_, asio::buffer(c.sending_),
+                                 asio::bind_cancellation_slot(c.write_deadline_.slot(parent),
+                                                              asio::redirect_error(asio::use_awaitable, ec)));
+    }
+
+    template <class Stream>
+    static void finish_sending(basic_connection<Stream>& c, std::error_code& ec)
+    {
+        if (c.write_deadline_.stop() && ec == asio::error::operation_aborted)
+            ec = error::timeout;
+        c.sending_.clear();
+        if (ec)
+            c.output_.clear(); // nobody knows how much the peer got: never send more after it
+        c.writing_ = false;
+        c.write_turn_.cancel(); // wakes writers waiting for their turn
+    }
 };
 
 } // namespace detail

@@ -19,6 +19,19 @@ template <bool Throws>
 using read_line_result = std::conditional_t<Throws, std::optional<std::string_view>,
                                             std::tuple<std::error_code, std::optional<std::string_view>>>;
 
+// Whether bytes have arrived that a read would return at once.
+template <class Stream>
+bool bytes_waiting(Stream& stream)
+{
+    std::error_code ec;
+    if constexpr (requires { stream.available(ec); })
+        return stream.available(ec) > 0 && !ec;
+    else if constexpr (requires { stream.lowest_layer().available(ec); })
+        return stream.lowest_layer().available(ec) > 0 && !ec;
+    else
+        return false;
+}
+
 template <bool Throws, class Stream>
 asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>& conn, duration timeout)
 {
@@ -28,14 +41,25 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
     std::error_code ec;
     std::optional<std::string_view> line = input.next_line(max_line, ec);
 
+    if (!line && !access::output(conn).empty() && !access::writing(conn)) {
+        // Lines kept by write_line (coalesce_writes) go out before the wait or the bad news.
+        asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+        std::error_code write_ec;
+        co_await access::start_sending(conn, conn.options().write_timeout, parent.slot(), write_ec);
+        access::finish_sending(conn, write_ec);
+        if (write_ec && !ec)
+            ec = write_ec;
+    }
+
     if (!line && !ec && !input.at_end()) {
         auto& deadline = access::read_deadline(conn);
         asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
         deadline.start(timeout);
         access::reading(conn) = true;
         while (!deadline.expired()) {
-            // After stop_reading(), only a line that has begun is still awaited.
-            if (conn.reading_stopped() && input.unread().empty())
+            // After stop_reading(), what has arrived is still read, and a line
+            // that has begun is awaited; nothing else.
+            if (conn.reading_stopped() && input.unread().empty() && !bytes_waiting(access::stream(conn)))
                 break;
             const std::span<char> space = input.prepare(max_line);
             const std::size_t n = co_await access::stream(conn).async_read_some(
@@ -92,10 +116,12 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
 ///   are in `conn.buffered()`. Later calls return the end of the stream.
 /// - `error::timeout`: no whole line arrived in time. The connection stays
 ///   usable; bytes already received stay buffered.
-/// - Asio's errors from the stream (`asio::error::connection_reset`, ...).
+/// - Asio's errors from the stream (`asio::error::connection_reset`, ...),
+///   including, with `coalesce_writes`, from sending the lines `write_line` kept.
 ///
-/// After `conn.stop_reading()`, it returns the lines already received (and a
-/// line that has begun, once it is complete), then the end of the stream.
+/// After `conn.stop_reading()`, it returns the lines already received (bytes
+/// that have reached the socket included, and a line that has begun, once it
+/// is complete), then the end of the stream.
 template <class Stream>
 asio::awaitable<std::optional<std::string_view>> read_line(basic_connection<Stream>& conn)
 {

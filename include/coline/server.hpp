@@ -42,11 +42,14 @@ struct server_options {
     /// it, so one that sends nothing, or dribbles a line a byte at a time
     /// (slowloris), is closed. `write_timeout` closes a client that does not
     /// read its answers (the handler waits for it meanwhile: output is never
-    /// buffered beyond the line being written).
+    /// buffered beyond the line being written, or the answers to requests
+    /// already received: `coalesce_writes` is on, the server flushes after
+    /// each handler).
     connection_options connection{
         .max_line_length = 64 * 1024,
         .read_timeout = std::chrono::minutes{5},
         .write_timeout = std::chrono::seconds{30},
+        .coalesce_writes = true,
     };
 
     /// On `stop()`: how long handlers may go on (answering the lines they
@@ -231,8 +234,10 @@ private:
     asio::awaitable<void> refuse(connection& conn)
     {
         using namespace std::chrono_literals;
-        if (!options_.refusal_line.empty())
+        if (!options_.refusal_line.empty()) {
             co_await write_line(conn, 1s, as_tuple, options_.refusal_line);
+            co_await flush(conn, 1s, as_tuple);
+        }
         std::error_code ignored;
         conn.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
         conn.close();
@@ -246,6 +251,8 @@ private:
         } catch (...) {
             error = std::current_exception(); // handed on below, once the client is closed
         }
+        // Answers the handler wrote go out, even when it failed on a later line.
+        co_await flush(conn, options_.connection.write_timeout, as_tuple);
         // A client that still sends after a normal end gets the chance to read
         // every answer; one that misbehaved is cut off at once.
         if (!error && !conn.at_end() && conn.stream().is_open()) {

@@ -45,24 +45,24 @@ std::error_code append_line(basic_connection<Stream>& conn, fmt::format_string<A
     return {};
 }
 
-// Sends what the connection's output buffer holds, unless `ec` is already set.
+// Sends what the connection's output buffer holds (unless `ec` is already
+// set, or `may_keep` and the line can wait for the next read_line).
 template <bool Throws, class Stream>
-asio::awaitable<write_line_result<Throws>> flush_op(basic_connection<Stream>& conn, duration timeout, std::error_code ec)
+asio::awaitable<write_line_result<Throws>> flush_op(basic_connection<Stream>& conn, duration timeout,
+                                                   std::error_code ec, bool may_keep = true)
 {
     using access = connection_access;
-    auto& output = access::output(conn);
-    if (!ec && !output.empty()) {
-        auto& deadline = access::write_deadline(conn);
-        asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-        deadline.start(timeout);
-        co_await asio::async_write(access::stream(conn), asio::buffer(output),
-                                   asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                                asio::redirect_error(asio::use_awaitable, ec)));
-        if (deadline.stop() && ec == asio::error::operation_aborted)
-            ec = error::timeout;
+    if (!ec) {
+        while (access::writing(conn)) { // another coroutine's write, or read_line sending kept lines
+            std::error_code ignored;
+            co_await access::write_turn(conn).async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        }
+        if (!access::output(conn).empty() && !(may_keep && access::may_keep_output(conn))) {
+            asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+            co_await access::start_sending(conn, timeout, parent.slot(), ec);
+            access::finish_sending(conn, ec);
+        }
     }
-    // After an error nobody knows how much of it the peer got: never resend it.
-    output.clear();
 
     if constexpr (Throws) {
         if (ec)
@@ -75,7 +75,9 @@ asio::awaitable<write_line_result<Throws>> flush_op(basic_connection<Stream>& co
 } // namespace detail
 
 /// Awaits sending `text` followed by "\n". Returns once the kernel has taken
-/// the whole line (the line is copied first: `text` may go away after the call).
+/// the whole line (the line is copied first: `text` may go away after the call),
+/// or with `coalesce_writes`, once it is kept for the next `read_line` to send.
+/// Writes from several coroutines take turns; each line goes out whole.
 ///
 ///     co_await coline::write_line(conn, "Information received");
 ///
@@ -154,6 +156,26 @@ asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>
                                                         fmt::format_string<Args...> format, Args&&... args)
 {
     return detail::flush_op<false>(conn, timeout, detail::append_line(conn, format, std::forward<Args>(args)...));
+}
+
+/// Awaits sending every line that `write_line` kept in the output buffer
+/// (see `connection_options::coalesce_writes`). Call it before closing a
+/// connection that stopped reading early. Errors as for `write_line`.
+///
+///     co_await coline::flush(conn);
+template <class Stream>
+asio::awaitable<void> flush(basic_connection<Stream>& conn)
+{
+    return detail::flush_op<true>(conn, conn.options().write_timeout, {}, false);
+}
+
+/// `flush` that reports errors instead of throwing them, with its own time limit.
+///
+///     auto [ec] = co_await coline::flush(conn, std::chrono::seconds{5}, coline::as_tuple);
+template <class Stream>
+asio::awaitable<std::tuple<std::error_code>> flush(basic_connection<Stream>& conn, duration timeout, as_tuple_t)
+{
+    return detail::flush_op<false>(conn, timeout, {}, false);
 }
 
 } // namespace coline

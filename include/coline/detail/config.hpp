@@ -1,6 +1,12 @@
 // Internal: includes Asio and checks that it has what coline needs.
 #pragma once
 
+// A standard header first: Asio 1.22 picks its frame allocator (aligned_alloc
+// or operator new) from libstdc++'s macros, so a translation unit that
+// included Asio before any standard header would pick another one than the
+// rest, and memory from one would be freed by the other.
+#include <cstddef>
+
 #include <asio.hpp>
 
 #if !defined(ASIO_HAS_CO_AWAIT)

@@ -84,6 +84,9 @@ public:
         return begin_ == end_ ? std::error_code{} : make_error_code(error::partial_line);
     }
 
+    /// Whether a whole line (or the rest of a skipped one) waits to be read.
+    bool has_line() const noexcept { return find_newline(std::max(scan_, begin_)) != nullptr; }
+
     bool at_end() const noexcept { return at_end_; }
     std::string_view unread() const noexcept { return {data_.get() + begin_, end_ - begin_}; }
     std::size_t capacity() const noexcept { return capacity_; }
