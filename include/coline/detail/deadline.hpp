@@ -1,4 +1,4 @@
-// Internal: a reusable timer that cancels one operation when it runs out.
+// Internal: a time limit for one operation at a time, on a timer that is rarely re-armed.
 #pragma once
 
 #include <coline/detail/config.hpp>
@@ -9,52 +9,68 @@
 
 namespace coline::detail {
 
-// Shared with the timer's handler, so a handler that was already queued when
-// its connection went away still has something valid to look at.
+// Shared with the timer's handler, so that a handler still queued when its
+// connection went away has something valid to look at (`owner` is null then).
+template <class Timer>
 struct deadline_state {
     asio::cancellation_signal signal;
-    std::uint64_t generation = 0; // bumped whenever the current wait stops mattering
-    bool expired = false;
+    Timer* owner = nullptr;      // the timer, while its connection lives
+    bool active = false;         // an operation with a time limit is under way
+    bool expired = false;        // ... and its time ran out
+    bool waiting = false;        // the timer has a wait in progress
+    std::uint64_t wait_id = 0;   // tells the current wait from cancelled ones
+    std::chrono::steady_clock::time_point due{};
 };
 
 /// One per direction of a connection. An operation calls start(), binds each
 /// of its steps to slot(), and calls stop() when done. The steps end early
 /// when the time limit runs out, when cancel() is called, or when the
-/// awaiting coroutine is cancelled. No allocation per operation: the state is
-/// made once, lazily.
+/// awaiting coroutine is cancelled.
+///
+/// Cheap per operation: start() only moves the due time; the timer is armed
+/// only when it would otherwise fire too late. A timer that fires early (the
+/// operation ended, or a later one is due later) goes back to sleep until the
+/// due time, so a connection with a 5-minute limit touches its timer about
+/// once per 5 minutes, not once per line.
 template <class Executor>
 class deadline {
+    using timer_type =
+        asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
+    using state_type = deadline_state<timer_type>;
+
 public:
     explicit deadline(const Executor& executor) : timer_(executor) {}
 
-    deadline(deadline&&) noexcept = default;
+    deadline(deadline&& other) noexcept : timer_(std::move(other.timer_)), state_(std::move(other.state_))
+    {
+        if (state_)
+            state_->owner = &timer_;
+    }
     deadline& operator=(deadline&& other) noexcept
     {
-        forget_pending_wait();
+        release();
         timer_ = std::move(other.timer_);
         state_ = std::move(other.state_);
-        armed_ = other.armed_;
+        if (state_)
+            state_->owner = &timer_;
         return *this;
     }
-    ~deadline() { forget_pending_wait(); }
+    ~deadline() { release(); }
 
-    /// Starts an operation; arms the timer unless `limit` is no_timeout.
+    /// Starts an operation, with a time limit unless `limit` is no_timeout.
     void start(duration limit)
     {
-        if (!state_)
-            state_ = std::make_shared<deadline_state>();
+        if (!state_) {
+            state_ = std::make_shared<state_type>();
+            state_->owner = &timer_;
+        }
         state_->expired = false;
-        if (limit == no_timeout)
+        state_->active = limit != no_timeout;
+        if (!state_->active)
             return;
-        const auto generation = ++state_->generation;
-        armed_ = true;
-        timer_.expires_after(limit);
-        timer_.async_wait([state = state_, generation](std::error_code ec) {
-            if (ec || state->generation != generation)
-                return;
-            state->expired = true;
-            state->signal.emit(asio::cancellation_type::terminal);
-        });
+        state_->due = std::chrono::steady_clock::now() + limit;
+        if (!state_->waiting || timer_.expiry() > state_->due)
+            arm(state_);
     }
 
     /// The slot to bind the next step to. `parent` is the awaiting coroutine's
@@ -67,7 +83,7 @@ public:
         return state_->signal.slot();
     }
 
-    /// True once the armed timer ran out (the step in progress was cancelled).
+    /// True once the time limit ran out (the step in progress was cancelled).
     bool expired() const noexcept { return state_ && state_->expired; }
 
     /// Cancels the step in progress, if any.
@@ -77,31 +93,52 @@ public:
             state_->signal.emit(asio::cancellation_type::terminal);
     }
 
-    /// Ends the operation; returns whether its time limit ran out.
+    /// Ends the operation; returns whether its time limit ran out. The timer
+    /// is left as it is: when it fires with nothing due, it just stops. The
+    /// slot keeps the finished step's handler, so the next step reuses its
+    /// memory; nothing emits on the slot between operations (the timer only
+    /// while one is active, cancel() only while a read waits).
     bool stop() noexcept
     {
         if (!state_)
             return false;
-        state_->signal.slot().clear();
-        if (armed_) {
-            armed_ = false;
-            forget_pending_wait();
-        }
+        state_->active = false;
         return state_->expired;
     }
 
 private:
-    void forget_pending_wait() noexcept
+    static void arm(const std::shared_ptr<state_type>& state)
+    {
+        const auto id = ++state->wait_id;
+        state->waiting = true;
+        state->owner->expires_at(state->due); // cancels the wait in progress, if any
+        state->owner->async_wait([state, id](std::error_code ec) {
+            if (ec || id != state->wait_id || state->owner == nullptr)
+                return;
+            state->waiting = false;
+            if (!state->active)
+                return;
+            if (std::chrono::steady_clock::now() < state->due) {
+                arm(state); // the operation under way is due later than this wait
+                return;
+            }
+            state->expired = true;
+            state->signal.emit(asio::cancellation_type::terminal);
+        });
+    }
+
+    // The connection is going away: a wait still queued must not touch the timer.
+    void release() noexcept
     {
         if (state_) {
-            ++state_->generation;
+            state_->owner = nullptr;
+            ++state_->wait_id;
             timer_.cancel();
         }
     }
 
-    asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor> timer_;
-    std::shared_ptr<deadline_state> state_;
-    bool armed_ = false;
+    timer_type timer_;
+    std::shared_ptr<state_type> state_;
 };
 
 } // namespace coline::detail
