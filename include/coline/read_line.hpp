@@ -19,6 +19,11 @@ template <bool Throws>
 using read_line_result = std::conditional_t<Throws, std::optional<std::string_view>,
                                             std::tuple<std::error_code, std::optional<std::string_view>>>;
 
+template <class Stream>
+constexpr bool can_wait_for_input = requires(Stream& s) {
+    s.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+};
+
 // Whether bytes have arrived that a read would return at once.
 template <class Stream>
 bool bytes_waiting(Stream& stream)
@@ -56,23 +61,40 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
         asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
         deadline.start(timeout);
         access::reading(conn) = true;
+        bool waited = false;
         while (!deadline.expired()) {
             // After stop_reading(), what has arrived is still read, and a line
             // that has begun is awaited; nothing else.
             if (conn.reading_stopped() && input.unread().empty() && !bytes_waiting(access::stream(conn)))
                 break;
-            const std::span<char> space = input.prepare(max_line);
-            const std::size_t n = co_await access::stream(conn).async_read_some(
-                asio::buffer(space.data(), space.size()),
-                asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                             asio::redirect_error(asio::use_awaitable, ec)));
-            input.commit(n);
+            std::size_t n = 0;
+            bool waiting_first = false;
+            if constexpr (can_wait_for_input<Stream>) {
+                if (input.capacity() == 0 && !waited) {
+                    // Nothing received yet: an idle connection costs no input buffer.
+                    waited = waiting_first = true;
+                    co_await access::stream(conn).async_wait(
+                        asio::socket_base::wait_read,
+                        asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                     asio::redirect_error(asio::use_awaitable, ec)));
+                }
+            }
+            if (!waiting_first) {
+                const std::span<char> space = input.prepare(max_line);
+                n = co_await access::stream(conn).async_read_some(
+                    asio::buffer(space.data(), space.size()),
+                    asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                 asio::redirect_error(asio::use_awaitable, ec)));
+                input.commit(n);
+            }
             if (ec == asio::error::operation_aborted && conn.reading_stopped() && !deadline.expired()) {
                 ec.clear();
                 continue;
             }
             if (ec)
                 break;
+            if (n == 0)
+                continue; // input has arrived (or waiting was cancelled): now read it
             line = input.next_line(max_line, ec);
             if (line || ec)
                 break;

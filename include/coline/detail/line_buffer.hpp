@@ -57,20 +57,28 @@ public:
     }
 
     /// Space to receive into; never empty while the buffered bytes are within
-    /// the limit (next_line reports them otherwise).
+    /// the limit (next_line reports them otherwise). The buffer grows when it
+    /// is full, and when the last read filled all it was offered (more is
+    /// waiting: take it in bigger reads), up to the limit.
     std::span<char> prepare(std::size_t max_line)
     {
+        const std::size_t limit = std::max(max_line + 2, min_capacity);
         if (begin_ == end_)
             clear();
         else if (begin_ > 0 && capacity_ - end_ < capacity_ / 2)
             compact();
-        if (end_ == capacity_)
-            grow(std::max(max_line + 2, min_capacity));
-        return {data_.get() + end_, capacity_ - end_};
+        if (end_ == capacity_ || (read_filled_ && capacity_ < limit))
+            grow(limit);
+        offered_ = capacity_ - end_;
+        return {data_.get() + end_, offered_};
     }
 
     /// Marks `n` bytes at the start of the last prepare() as received.
-    void commit(std::size_t n) noexcept { end_ += n; }
+    void commit(std::size_t n) noexcept
+    {
+        end_ += n;
+        read_filled_ = n == offered_;
+    }
 
     /// The peer ended the stream: error::partial_line if an unterminated line
     /// is buffered (it stays in unread()), otherwise success.
@@ -133,12 +141,12 @@ private:
     {
         if (begin_ > 0)
             compact();
-        if (end_ < capacity_)
-            return;
         const std::size_t wanted = capacity_ == 0 ? min_capacity : capacity_ * 2;
         // The limit can only be below end_ if max_line shrank meanwhile: then
         // make room anyway so next_line sees the bytes and reports them.
         const std::size_t size = std::max(std::min(wanted, limit), end_ + 1);
+        if (size <= capacity_)
+            return;
         auto bigger = std::make_unique_for_overwrite<char[]>(size);
         if (end_ > 0)
             std::memcpy(bigger.get(), data_.get(), end_);
@@ -151,6 +159,8 @@ private:
     std::size_t begin_ = 0;   // first unread byte
     std::size_t end_ = 0;     // one past the last received byte
     std::size_t scan_ = 0;    // bytes before this were searched for '\n' already
+    std::size_t offered_ = 0; // size of the last prepare()
+    bool read_filled_ = false; // the last read took all it was offered
     bool discarding_ = false; // skipping the rest of an over-long line
     bool at_end_ = false;
 };
