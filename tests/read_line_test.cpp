@@ -343,3 +343,45 @@ TEST_CASE("cancelling the awaiting coroutine cancels its read, with or without a
     asio::write(peer, asio::buffer(std::string_view("still here\n")));
     CHECK(run(io, coline::read_line(conn, 5s)) == std::optional<std::string_view>("still here"));
 }
+
+TEST_CASE("cancelling a read after stop_reading, with part of a line buffered, ends it cleanly" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    asio::write(peer, asio::buffer(std::string_view("hal")));
+    // The connection takes in the begun line (and its read times out).
+    CHECK(std::get<0>(run(io, coline::read_line(conn, 50ms, coline::as_tuple))) == coline::error::timeout);
+    asio::cancellation_signal cancel;
+    std::error_code got;
+    bool done = false;
+    auto reader = [&]() -> asio::awaitable<void> {
+        auto [ec, line] = co_await coline::read_line(conn, 300ms, coline::as_tuple);
+        got = ec;
+    };
+    asio::co_spawn(io, reader(), asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr) { done = true; }));
+    asio::post(io, [&] {
+        conn.stop_reading();
+        cancel.emit(asio::cancellation_type::terminal);
+    });
+    io.restart();
+    for (int i = 0; i < 100 && !done; ++i)
+        io.run_one_for(50ms);
+    CHECK(done);
+    CHECK(got == asio::error::operation_aborted);
+    CHECK(conn.buffered() == "hal");
+    // Moved away and destroyed before its time limit would have run out: nothing may touch it.
+    { auto moved = std::move(conn); }
+    CHECK(conn.buffered().empty());
+    asio::steady_timer past_the_limit(io, 500ms);
+    past_the_limit.async_wait([](std::error_code) {});
+    io.restart();
+    io.run_for(1s);
+}
+
+TEST_CASE("limits larger than memory are taken as 'no limit' without overflowing")
+{
+    asio::io_context io;
+    const auto result = read_all_from(one_byte_chunks("a line\nanother\n"), max_line(SIZE_MAX));
+    CHECK(result.lines == strings{"a line", "another"});
+    CHECK_FALSE(result.error);
+}

@@ -116,3 +116,39 @@ TEST_CASE("stop() before any client makes serve() return at once" * doctest::tim
     CHECK(server.stop() < 5s);
     CHECK(server.stopped());
 }
+
+TEST_CASE("a grace period of no_timeout waits for a begun line as long as it takes" * doctest::timeout(30))
+{
+    coline::server_options options;
+    options.grace_period = coline::no_timeout;
+    auto server = std::make_unique<background_server>(options);
+    blocking_client client(server->port());
+    CHECK(client.line() == "Connect");
+    client.send("begun");
+    std::thread stopper([&] { server->stop(); });
+    std::this_thread::sleep_for(300ms); // the stop is under way; the line must not be cut off
+    client.send(" and finished\n");
+    CHECK(client.line() == "Information received begun and finished");
+    CHECK(client.wait_for_close() == asio::error::eof);
+    stopper.join();
+}
+
+TEST_CASE("when the grace period is over, a handler awaiting something else is cancelled too" * doctest::timeout(30))
+{
+    static std::atomic<bool> started = false;
+    auto dawdle = [](coline::connection& conn) -> asio::awaitable<void> {
+        started = true;
+        asio::steady_timer forever(conn.get_executor(), std::chrono::hours{1});
+        co_await forever.async_wait(asio::use_awaitable);
+    };
+    coline::server_options options;
+    options.grace_period = 200ms;
+    background_server server(options, dawdle);
+    blocking_client client(server.port());
+    for (int i = 0; i < 500 && !started; ++i)
+        std::this_thread::sleep_for(10ms); // until the handler runs
+    REQUIRE(started);
+    const auto took = server.stop();
+    CHECK(took < 10s);
+    CHECK(client.wait_for_close());
+}

@@ -235,3 +235,63 @@ TEST_CASE("writes from several coroutines take turns and every line arrives whol
     reader_thread.join();
     CHECK(done == 2);
 }
+
+TEST_CASE("a writer cancelled while it waits for its turn does not block the connection" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    conn.stream().set_option(asio::socket_base::send_buffer_size(4096));
+    const std::string big(200 * 1024, 'x'); // takes a while: the peer reads it below
+    asio::cancellation_signal cancel_second;
+    std::error_code first, second, third;
+    int done = 0;
+    auto write = [&](std::string_view text, std::error_code& result) -> asio::awaitable<void> {
+        auto [ec] = co_await coline::write_line(conn, 5s, coline::as_tuple, text);
+        result = ec;
+        ++done;
+    };
+    asio::co_spawn(io, write(big, first), asio::detached);
+    asio::co_spawn(io, write("second", second), asio::bind_cancellation_slot(cancel_second.slot(), asio::detached));
+    asio::post(io, [&] { cancel_second.emit(asio::cancellation_type::terminal); });
+    std::thread reader([&] { read_lines_from(peer, 2); });
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (done < 2 && std::chrono::steady_clock::now() < give_up)
+        io.run_one_for(50ms);
+    CHECK_FALSE(first);
+    CHECK(second == asio::error::operation_aborted);
+    asio::co_spawn(io, write("third", third), asio::detached);
+    while (done < 3 && std::chrono::steady_clock::now() < give_up)
+        io.run_one_for(50ms);
+    reader.join();
+    CHECK(done == 3);
+    CHECK_FALSE(third);
+}
+
+TEST_CASE("after a failed write, every later write reports the failure") 
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    peer.set_option(asio::socket_base::linger(true, 0));
+    peer.close();
+    auto write_until_error = [&]() -> asio::awaitable<std::error_code> {
+        for (int i = 0; i < 100; ++i) {
+            auto [ec] = co_await coline::write_line(conn, coline::as_tuple, "anyone there?");
+            if (ec)
+                co_return ec;
+        }
+        co_return std::error_code{};
+    };
+    const auto first = run(io, write_until_error());
+    REQUIRE(first);
+    auto [again] = run(io, coline::write_line(conn, coline::as_tuple, "still?"));
+    CHECK(again == first);
+}
+
+TEST_CASE("a formatting error at run time leaves nothing half-written behind")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {});
+    CHECK_THROWS(run(io, coline::write_line(conn, "VALUE {:{}}", "x", -1)));
+    run(io, coline::write_line(conn, "OK"));
+    CHECK(conn.stream().written() == "OK\n");
+}

@@ -8,6 +8,7 @@
 #include <coline/timeout.hpp>
 
 #include <cstddef>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -93,8 +94,10 @@ public:
     void stop_reading() noexcept
     {
         reading_stopped_ = true;
-        if (reading_ && input_.unread().empty())
+        if (reading_ && input_.unread().empty()) {
+            read_cancelled_by_stop_ = true;
             read_deadline_.cancel();
+        }
     }
 
     /// Whether stop_reading() was called.
@@ -124,6 +127,8 @@ private:
     bool reading_ = false; // a read_line is waiting for input
     bool writing_ = false; // sending_ is being written
     bool reading_stopped_ = false;
+    bool read_cancelled_by_stop_ = false; // the abort the read sees is stop_reading()'s
+    std::error_code write_failed_;        // once a write failed, every later one fails alike
 };
 
 /// A connection over TCP, what `accept` and `connect` return.
@@ -178,11 +183,67 @@ struct connection_access {
         if (c.write_deadline_.stop() && ec == asio::error::operation_aborted)
             ec = error::timeout;
         c.sending_.clear();
-        if (ec)
-            c.output_.clear(); // nobody knows how much the peer got: never send more after it
+        if (ec) {
+            // Nobody knows how much the peer got: send nothing more, and tell
+            // every writer whose line was waiting.
+            c.write_failed_ = ec;
+            c.output_.clear();
+        }
         c.writing_ = false;
         c.write_turn_.cancel(); // wakes writers waiting for their turn
     }
+
+    template <class Stream>
+    static std::error_code write_failed(basic_connection<Stream>& c) noexcept { return c.write_failed_; }
+
+    // The send never started (Asio threw at the co_await): the lines go back, unsent.
+    template <class Stream>
+    static void abandon_sending(basic_connection<Stream>& c)
+    {
+        c.write_deadline_.stop();
+        c.output_.insert(0, c.sending_);
+        c.sending_.clear();
+        c.writing_ = false;
+        c.write_turn_.cancel();
+    }
+
+    /// Whether the read just aborted was cancelled by stop_reading() (and forgets it).
+    template <class Stream>
+    static bool take_stop_cancel(basic_connection<Stream>& c) noexcept
+    {
+        return std::exchange(c.read_cancelled_by_stop_, false);
+    }
+};
+
+/// Sends a connection's output buffer: `co_await send.start(...)`; the
+/// destructor finishes the send whatever happened, so the connection is never
+/// left looking busy. Results land in `ec`.
+template <class Stream>
+class output_send {
+public:
+    output_send(basic_connection<Stream>& conn, std::error_code& ec)
+        : conn_(conn), ec_(ec), exceptions_(std::uncaught_exceptions())
+    {
+    }
+    output_send(const output_send&) = delete;
+    output_send& operator=(const output_send&) = delete;
+    ~output_send()
+    {
+        if (std::uncaught_exceptions() > exceptions_)
+            connection_access::abandon_sending(conn_);
+        else
+            connection_access::finish_sending(conn_, ec_);
+    }
+
+    auto start(duration timeout, asio::cancellation_slot parent)
+    {
+        return connection_access::start_sending(conn_, timeout, parent, ec_);
+    }
+
+private:
+    basic_connection<Stream>& conn_;
+    std::error_code& ec_;
+    int exceptions_;
 };
 
 } // namespace detail

@@ -46,23 +46,41 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
     std::error_code ec;
     std::optional<std::string_view> line = input.next_line(max_line, ec);
 
-    if (!line && !access::output(conn).empty() && !access::writing(conn)) {
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
+
+    if (!line && !access::output(conn).empty() && !access::writing(conn) && !access::write_failed(conn)
+        && !cancelled()) {
         // Lines kept by write_line (coalesce_writes) go out before the wait or the bad news.
-        asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
         std::error_code write_ec;
-        co_await access::start_sending(conn, conn.options().write_timeout, parent.slot(), write_ec);
-        access::finish_sending(conn, write_ec);
+        {
+            output_send send(conn, write_ec);
+            co_await send.start(conn.options().write_timeout, parent.slot());
+        }
         if (write_ec && !ec)
             ec = write_ec;
     }
 
     if (!line && !ec && !input.at_end()) {
         auto& deadline = access::read_deadline(conn);
-        asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
         deadline.start(timeout);
         access::reading(conn) = true;
+        // However this ends (Asio may throw for a cancelled coroutine), the read is over.
+        struct read_over {
+            basic_connection<Stream>& conn;
+            ~read_over()
+            {
+                connection_access::reading(conn) = false;
+                connection_access::take_stop_cancel(conn);
+                connection_access::read_deadline(conn).stop();
+            }
+        } over{conn};
         bool waited = false;
         while (!deadline.expired()) {
+            if (cancelled()) {
+                ec = asio::error::operation_aborted;
+                break;
+            }
             // After stop_reading(), what has arrived is still read, and a line
             // that has begun is awaited; nothing else.
             if (conn.reading_stopped() && input.unread().empty() && !bytes_waiting(access::stream(conn)))
@@ -87,7 +105,7 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
                                                  asio::redirect_error(asio::use_awaitable, ec)));
                 input.commit(n);
             }
-            if (ec == asio::error::operation_aborted && conn.reading_stopped() && !deadline.expired()) {
+            if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired()) {
                 ec.clear();
                 continue;
             }
@@ -99,7 +117,6 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
             if (line || ec)
                 break;
         }
-        access::reading(conn) = false;
         const bool expired = deadline.stop();
         if (expired && !line && (!ec || ec == asio::error::operation_aborted))
             ec = error::timeout;

@@ -54,7 +54,7 @@ struct server_options {
 
     /// On `stop()`: how long handlers may go on (answering the lines they
     /// have received, waiting for a line that has begun) before the server
-    /// closes the connections that remain.
+    /// closes the connections that remain and cancels their handlers.
     duration grace_period = std::chrono::seconds{10};
 
     /// After a handler returns while the client still sends: how long to wait
@@ -110,7 +110,9 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 } // namespace detail
 
 /// Accepts clients on one endpoint and runs a handler for each, all on one
-/// executor. Use `serve()` to run one or more of them from `main`.
+/// executor, which must not run handlers on several threads at once (an
+/// io_context run by one thread, or a strand). Use `serve()` to run one or
+/// more of them from `main`, on as many threads as you like.
 ///
 ///     coline::server server(io.get_executor(), {asio::ip::make_address("127.0.0.1"), 10008}, session);
 ///     asio::co_spawn(io, server.serve(), asio::detached);
@@ -140,7 +142,7 @@ public:
     asio::awaitable<void> serve()
     {
         co_await accept_clients();
-        const auto force_at = std::chrono::steady_clock::now() + options_.grace_period;
+        const auto force_at = detail::time_after(options_.grace_period);
         bool forced = false;
         while (!sessions_.empty()) {
             wake_.expires_at(forced ? std::chrono::steady_clock::time_point::max() : force_at);
@@ -148,8 +150,10 @@ public:
             co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (!ec && !forced) {
                 forced = true;
-                for (auto& session : sessions_)
+                for (auto& session : sessions_) {
                     session.conn.close();
+                    session.cancel.emit(asio::cancellation_type::terminal); // whatever else it awaits
+                }
             }
         }
     }
@@ -177,7 +181,9 @@ private:
     friend void serve(const asio::ip::tcp::endpoint&, session_handler, server_options, std::stop_token);
 
     struct session {
+        explicit session(connection c) : conn(std::move(c)) {}
         connection conn;
+        asio::cancellation_signal cancel; // ends the handler when the grace period is over
     };
 
     server(const asio::any_io_executor& executor, const asio::ip::tcp::endpoint& endpoint, session_handler handler,
@@ -220,14 +226,16 @@ private:
                 continue;
             }
             pause = 0ms;
-            if (clients_->load() >= options_.max_clients) {
+            if (clients_->fetch_add(1) >= options_.max_clients) { // the count is shared by serve()'s threads
+                --*clients_;
                 co_await refuse(conn);
                 continue;
             }
-            ++*clients_;
-            auto it = sessions_.insert(sessions_.end(), session{std::move(conn)});
+            auto it = sessions_.emplace(sessions_.end(), std::move(conn));
             asio::co_spawn(executor_, run_session(it->conn),
-                           [this, it](std::exception_ptr error) { end_session(it, error); });
+                           asio::bind_cancellation_slot(it->cancel.slot(), [this, it](std::exception_ptr error) {
+                               end_session(it, error);
+                           }));
         }
     }
 
@@ -251,7 +259,9 @@ private:
         } catch (...) {
             error = std::current_exception(); // handed on below, once the client is closed
         }
-        // Answers the handler wrote go out, even when it failed on a later line.
+        // Answers the handler wrote go out, even when it failed on a later line
+        // (unless the grace period is over: then the session is cancelled).
+        co_await asio::this_coro::throw_if_cancelled(false);
         co_await flush(conn, options_.connection.write_timeout, as_tuple);
         // A client that still sends after a normal end gets the chance to read
         // every answer; one that misbehaved is cut off at once.
@@ -315,9 +325,6 @@ inline void serve(const asio::ip::tcp::endpoint& endpoint, session_handler handl
             new server(contexts[i]->get_executor(), bound, handler, options, clients, count > 1)));
         bound = servers[0]->local_endpoint(); // the others share the port the first one got
     }
-    if (options.on_listening)
-        options.on_listening(bound);
-
     auto stop_all = [&servers] {
         for (auto& s : servers)
             s->stop();
@@ -332,6 +339,8 @@ inline void serve(const asio::ip::tcp::endpoint& endpoint, session_handler handl
         });
     }
     std::stop_callback on_stop(stop, stop_all);
+    if (options.on_listening) // only now: a signal sent as soon as this is seen is handled
+        options.on_listening(bound);
 
     std::mutex failure_mutex;
     std::exception_ptr failure;

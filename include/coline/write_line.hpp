@@ -36,7 +36,12 @@ std::error_code append_line(basic_connection<Stream>& conn, fmt::format_string<A
 {
     auto& output = connection_access::output(conn);
     const std::size_t start = output.size();
-    fmt::format_to(std::back_inserter(output), format, std::forward<Args>(args)...);
+    try {
+        fmt::format_to(std::back_inserter(output), format, std::forward<Args>(args)...);
+    } catch (...) {
+        output.resize(start); // no half-formatted line may go out with the next one
+        throw;
+    }
     if (output.find('\n', start) != std::string::npos) {
         output.resize(start);
         return error::newline_in_line;
@@ -52,16 +57,19 @@ asio::awaitable<write_line_result<Throws>> flush_op(basic_connection<Stream>& co
                                                    std::error_code ec, bool may_keep = true)
 {
     using access = connection_access;
-    if (!ec) {
-        while (access::writing(conn)) { // another coroutine's write, or read_line sending kept lines
-            std::error_code ignored;
-            co_await access::write_turn(conn).async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-        }
-        if (!access::output(conn).empty() && !(may_keep && access::may_keep_output(conn))) {
-            asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-            co_await access::start_sending(conn, timeout, parent.slot(), ec);
-            access::finish_sending(conn, ec);
-        }
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
+    while (!ec && access::writing(conn) && !cancelled()) { // another coroutine's write, or read_line's
+        std::error_code ignored;
+        co_await access::write_turn(conn).async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    if (!ec && cancelled())
+        ec = asio::error::operation_aborted;
+    if (!ec)
+        ec = access::write_failed(conn);
+    if (!ec && !access::output(conn).empty() && !(may_keep && access::may_keep_output(conn))) {
+        output_send send(conn, ec);
+        co_await send.start(timeout, parent.slot());
     }
 
     if constexpr (Throws) {

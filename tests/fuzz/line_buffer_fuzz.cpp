@@ -13,7 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
 {
     if (size < 3)
         return 0;
-    const std::size_t limit = 1 + (bytes[0] | bytes[1] << 8) % 300;
+    // Mostly small limits (many over-long lines); with the top bit, large ones (buffer growth).
+    const std::size_t raw = bytes[0] | (bytes[1] & 0x7f) << 8;
+    const std::size_t limit = 1 + (bytes[1] & 0x80 ? raw * 3 : raw % 300);
     std::uint32_t seed = bytes[2] + 1;
     const std::string_view data(reinterpret_cast<const char*>(bytes + 3), size - 3);
 
@@ -37,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
         if (space.empty() || buffer.capacity() > std::max<std::size_t>(limit + 2, 4096))
             std::abort(); // the bound on memory is broken
         seed = seed * 1103515245 + 12345;
-        const std::size_t n = std::min({space.size(), data.size() - fed, std::size_t{1} + (seed >> 16) % 97});
+        const std::size_t most = seed & 0x100 ? 9000 : 97; // small reads, and reads that fill the buffer
+        const std::size_t n = std::min({space.size(), data.size() - fed, std::size_t{1} + (seed >> 16) % most});
         std::memcpy(space.data(), data.data() + fed, n);
         buffer.commit(n);
         fed += n;

@@ -68,7 +68,7 @@ public:
         state_->active = limit != no_timeout;
         if (!state_->active)
             return;
-        state_->due = std::chrono::steady_clock::now() + limit;
+        state_->due = time_after(limit);
         if (!state_->waiting || timer_.expiry() > state_->due)
             arm(state_);
     }
@@ -79,14 +79,17 @@ public:
     asio::cancellation_slot slot(asio::cancellation_slot parent)
     {
         if (parent.is_connected())
-            parent.assign([state = state_.get()](asio::cancellation_type type) { state->signal.emit(type); });
+            parent.assign([weak = std::weak_ptr<state_type>(state_)](asio::cancellation_type type) {
+                if (auto state = weak.lock(); state && state->owner)
+                    state->signal.emit(type);
+            });
         return state_->signal.slot();
     }
 
     /// True once the time limit ran out (the step in progress was cancelled).
     bool expired() const noexcept { return state_ && state_->expired; }
 
-    /// Cancels the step in progress, if any.
+    /// Cancels the step in progress (call it only while one is).
     void cancel() noexcept
     {
         if (state_)

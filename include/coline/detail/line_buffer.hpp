@@ -11,6 +11,7 @@
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace coline::detail {
 
@@ -22,12 +23,31 @@ namespace coline::detail {
 class line_buffer {
 public:
     static constexpr std::size_t min_capacity = 4096;
+    /// Limits above this are taken as this (no line gets near it in memory).
+    static constexpr std::size_t largest_limit = std::size_t{1} << 40;
+
+    line_buffer() = default;
+    line_buffer(line_buffer&& other) noexcept { *this = std::move(other); }
+    line_buffer& operator=(line_buffer&& other) noexcept
+    {
+        data_ = std::move(other.data_);
+        capacity_ = std::exchange(other.capacity_, 0);
+        begin_ = std::exchange(other.begin_, 0);
+        end_ = std::exchange(other.end_, 0);
+        scan_ = std::exchange(other.scan_, 0);
+        offered_ = std::exchange(other.offered_, 0);
+        read_filled_ = std::exchange(other.read_filled_, false);
+        discarding_ = std::exchange(other.discarding_, false);
+        at_end_ = std::exchange(other.at_end_, false);
+        return *this;
+    }
 
     /// The next complete line without its "\n" or "\r\n", or nullopt when more
     /// input is needed. A line longer than `max_line` sets `ec` to
     /// error::line_too_long once; its remaining bytes are skipped.
     std::optional<std::string_view> next_line(std::size_t max_line, std::error_code& ec)
     {
+        max_line = std::min(max_line, largest_limit);
         if (discarding_ && !skip_discarded_line())
             return std::nullopt;
 
@@ -62,6 +82,7 @@ public:
     /// waiting: take it in bigger reads), up to the limit.
     std::span<char> prepare(std::size_t max_line)
     {
+        max_line = std::min(max_line, largest_limit);
         const std::size_t limit = std::max(max_line + 2, min_capacity);
         if (begin_ == end_)
             clear();
