@@ -201,6 +201,19 @@ def main():
         print(f"| {name} | {med(idle[name]):.0f} | {allocs or 'not counted'} |")
     print(f"\nresults: {out}")
 
+    # The chart: lines/s by server and mode (gnuplot, if installed).
+    dat = os.path.join(args.build, "lines_per_s.dat")
+    with open(dat, "w") as f:
+        f.write("mode " + " ".join(servers) + "\n")
+        for mode in modes:
+            f.write(mode + " " + " ".join(f"{summary[mode][n]['lines_per_s']:.0f}" for n in servers) + "\n")
+    png = os.path.join(args.build, "lines_per_s.png")
+    try:
+        subprocess.run(["gnuplot", "-e", f"data='{dat}'; out='{png}'", "bench/chart.gp"], check=True)
+        print(f"chart: {png}")
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"no chart ({e})", file=sys.stderr)
+
 
 if __name__ == "__main__":
     main()
