@@ -20,7 +20,8 @@ asio::awaitable<void> session(coline::connection& conn)
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn)) {
         co_await coline::write_line(conn, "Information received");
-        lines_answered.fetch_add(1, std::memory_order_relaxed);
+        // One thread writes it: a plain increment, not a locked one, to cost next to nothing.
+        lines_answered.store(lines_answered.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
 }
 
