@@ -43,10 +43,10 @@ struct connection_access;
 /// A stream that speaks lines: it owns the stream (usually a TCP socket), the
 /// buffer of received bytes that are not yet lines, and the output buffer.
 ///
-/// Use it with `read_line` and `write_line`. One `read_line` and one
-/// `write_line` may be in progress at the same time (from two coroutines),
-/// but not two of the same kind. Do not move a connection while an operation
-/// on it is in progress.
+/// Use it with `read_line` and `write_line`: one `read_line` at a time, and
+/// any number of writers, which take turns (so a reader coroutine and writer
+/// coroutines can share it). Use it from one thread at a time, like an Asio
+/// socket, and do not move it while an operation on it is in progress.
 ///
 ///     coline::connection conn = co_await coline::accept(acceptor);
 ///     conn.options().read_timeout = std::chrono::seconds{30};
