@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds and runs the consumer projects in tests/consumer/, one per way of
+# bringing coline into another project; each runs an exchange on loopback.
+#   scripts/consumers.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+root=$PWD
+work=$root/build-consumers
+rm -rf "$work" && mkdir -p "$work"
+run() { # name, program: runs it and checks that it says "consumer ok"
+    local out; out=$("$2")
+    [ "$out" = "consumer ok" ] || { echo "FAILED: $1: $out"; exit 1; }
+    echo "ok: $1"
+}
+
+# CMake install, then find_package(coline 0.1 CONFIG) from the prefix.
+cmake -S . -B "$work/coline" -G Ninja -DCOLINE_BUILD_TESTS=OFF -DCOLINE_BUILD_EXAMPLES=OFF \
+      -DCMAKE_INSTALL_PREFIX="$work/prefix" >/dev/null
+cmake --build "$work/coline" >/dev/null
+cmake --install "$work/coline" >/dev/null
+cmake -S tests/consumer/find_package -B "$work/find_package" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/find_package" >/dev/null
+run "CMake find_package from an install prefix" "$work/find_package/consumer"
+
+# add_subdirectory from the source tree (it fails to configure if coline builds its tests).
+cmake -S tests/consumer/add_subdirectory -B "$work/add_subdirectory" -G Ninja -DCOLINE_SOURCE_DIR="$root" >/dev/null
+cmake --build "$work/add_subdirectory" >/dev/null
+run "CMake add_subdirectory" "$work/add_subdirectory/consumer"
+
+# pkg-config against the installed coline.pc.
+PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --exists coline
+# shellcheck disable=SC2046
+g++ -std=c++20 $(PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --cflags coline) \
+    tests/consumer/main.cpp -o "$work/pkg_config" $(PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --libs coline)
+run "g++ with pkg-config" "$work/pkg_config"
+
+# Meson: coline as a subproject, found by dependency('coline').
+mkdir -p "$work/consumer/meson_subproject/subprojects"
+cp tests/consumer/main.cpp "$work/consumer/"
+cp tests/consumer/meson_subproject/meson.build "$work/consumer/meson_subproject/"
+ln -s "$root" "$work/consumer/meson_subproject/subprojects/coline"
+meson setup "$work/meson" "$work/consumer/meson_subproject" >/dev/null
+meson compile -C "$work/meson" >/dev/null
+run "Meson subproject" "$work/meson/consumer"
+echo "consumers: 4 passed, 0 failed"
