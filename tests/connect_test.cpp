@@ -101,3 +101,23 @@ TEST_CASE("connect gives up with error::timeout when the server never completes 
     CHECK(ec == coline::error::timeout);
     CHECK(std::chrono::steady_clock::now() - started < 20s);
 }
+
+TEST_CASE("connect to an endpoint gives up with error::timeout too" * doctest::timeout(30))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io, 0); // full accept queue: further connects hang, as above
+    std::vector<coline::connection> queued;
+    std::error_code ec;
+    const auto started = std::chrono::steady_clock::now();
+    auto connect_and_keep = [&]() -> asio::awaitable<std::error_code> {
+        auto [ec, conn] = co_await coline::connect(acceptor.local_endpoint(), 200ms, coline::as_tuple);
+        CHECK(conn.stream().is_open() == !ec);
+        queued.push_back(std::move(conn));
+        co_return ec;
+    };
+    for (int i = 0; i < 64 && !ec; ++i)
+        ec = run(io, connect_and_keep());
+    CHECK(ec == coline::error::timeout);
+    CHECK(std::chrono::steady_clock::now() - started < 20s);
+    CHECK_THROWS_AS(run(io, coline::connect(acceptor.local_endpoint(), 200ms)), std::system_error);
+}

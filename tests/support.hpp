@@ -3,12 +3,12 @@
 #pragma once
 
 #include <coline/coline.hpp>
+#include <coline/testing.hpp>
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,19 +18,12 @@ namespace test {
 using namespace std::chrono_literals;
 using asio::ip::tcp;
 
-/// Runs `task` on `io` until it finishes (REQUIREs that it does within
-/// `limit`) and returns its result; rethrows what it threw.
+/// Runs `task` on `io` until it finishes and returns its result; rethrows
+/// what it threw, and throws error::timeout if it runs longer than `limit`.
 template <class T>
 T run(asio::io_context& io, asio::awaitable<T> task, std::chrono::steady_clock::duration limit = 10s)
 {
-    auto result = asio::co_spawn(io, std::move(task), asio::use_future);
-    const auto give_up = std::chrono::steady_clock::now() + limit;
-    while (result.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < give_up) {
-        io.restart();
-        io.run_one_for(50ms);
-    }
-    REQUIRE_MESSAGE(result.wait_for(0s) == std::future_status::ready, "the coroutine did not finish in time");
-    return result.get();
+    return coline::testing::run(io, std::move(task), limit);
 }
 
 /// An acceptor on 127.0.0.1 with a port the kernel picked.

@@ -41,6 +41,35 @@ connect_op(std::string_view host, std::string_view port, duration timeout, conne
     co_return std::tuple{ec, std::move(conn)};
 }
 
+template <class Endpoint>
+using connection_for = basic_connection<typename Endpoint::protocol_type::socket>;
+
+template <class Endpoint>
+asio::awaitable<std::tuple<std::error_code, connection_for<Endpoint>>>
+connect_endpoint_op(Endpoint endpoint, duration timeout, connection_options options)
+{
+    const auto executor = co_await asio::this_coro::executor;
+    connection_for<Endpoint> conn(typename Endpoint::protocol_type::socket(executor), options);
+    std::error_code ec;
+
+    deadline<asio::any_io_executor> deadline(executor);
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    deadline.start(timeout);
+    co_await conn.stream().async_connect(
+        endpoint,
+        asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
+    if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
+        ec = error::timeout;
+    if (ec)
+        conn.close();
+    else
+        tune_for_lines(conn.stream());
+    co_return std::tuple{ec, std::move(conn)};
+}
+
+template <class T>
+concept stream_endpoint = requires { typename T::protocol_type::socket; };
+
 } // namespace detail
 
 /// Awaits a TCP connection to `host` (a name, an IPv4 or an IPv6 address) on
@@ -68,6 +97,33 @@ inline asio::awaitable<std::tuple<std::error_code, connection>>
 connect(std::string_view host, std::string_view port, duration timeout, as_tuple_t, connection_options options = {})
 {
     return detail::connect_op(host, port, timeout, options);
+}
+
+/// Awaits a connection to an endpoint of any stream protocol: TCP
+/// (`asio::ip::tcp::endpoint`, no name to resolve) or a Unix domain socket
+/// (`asio::local::stream_protocol::endpoint`, a path).
+///
+///     auto conn = co_await coline::connect(asio::local::stream_protocol::endpoint{"/run/app.sock"});
+///
+/// Throws `std::system_error` with `error::timeout`, or Asio's errors
+/// (`asio::error::connection_refused`; for a Unix socket path that does not
+/// exist, ENOENT in Asio's system category: "No such file or directory"; ...).
+template <detail::stream_endpoint Endpoint>
+asio::awaitable<detail::connection_for<Endpoint>> connect(Endpoint endpoint, duration timeout = no_timeout,
+                                                          connection_options options = {})
+{
+    auto [ec, conn] = co_await detail::connect_endpoint_op(std::move(endpoint), timeout, options);
+    if (ec)
+        throw std::system_error(ec, "coline::connect");
+    co_return std::move(conn);
+}
+
+/// `connect` to an endpoint that reports errors instead of throwing them.
+template <detail::stream_endpoint Endpoint>
+asio::awaitable<std::tuple<std::error_code, detail::connection_for<Endpoint>>>
+connect(Endpoint endpoint, duration timeout, as_tuple_t, connection_options options = {})
+{
+    return detail::connect_endpoint_op(std::move(endpoint), timeout, options);
 }
 
 } // namespace coline

@@ -134,6 +134,12 @@ private:
 /// A connection over TCP, what `accept` and `connect` return.
 using connection = basic_connection<asio::ip::tcp::socket>;
 
+#if defined(ASIO_HAS_LOCAL_SOCKETS)
+/// A connection over a Unix domain socket (`asio::local::stream_protocol`):
+/// what `accept` gives for a local acceptor, and `connect` for a local endpoint.
+using local_connection = basic_connection<asio::local::stream_protocol::socket>;
+#endif
+
 namespace detail {
 
 // Lets read_line and write_line reach a connection's buffers; not for users.

@@ -1,0 +1,223 @@
+// Testing: drive a session handler from a test case (doctest or any other),
+// with no port to pick and no thread to manage.
+//
+//     coline::testing::session_driver client(session);
+//     CHECK(client.read_line() == "Connect");
+//     client.write_line("SOME data");
+//     CHECK(client.read_line() == "Information received");
+#pragma once
+
+#include <coline/coline.hpp>
+
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+COLINE_SILENCE_FRAME_WARNINGS_BEGIN
+
+namespace coline::testing {
+
+/// How long each step of a test may take before it fails (rather than hangs).
+inline constexpr duration default_limit = std::chrono::seconds{5};
+
+namespace detail {
+
+// What a task run by `run` left behind; shared with its completion handler,
+// which may outlive the call to `run` if the task does not unwind in time.
+template <class T>
+struct task_state {
+    std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> result;
+    std::exception_ptr error;
+    bool done = false;
+    asio::cancellation_signal cancel;
+};
+
+template <class T>
+asio::awaitable<void> store_result(asio::awaitable<T> task, std::shared_ptr<task_state<T>> state)
+{
+    if constexpr (std::is_void_v<T>) {
+        co_await std::move(task);
+        state->result.emplace(true);
+    } else {
+        state->result.emplace(co_await std::move(task));
+    }
+}
+
+} // namespace detail
+
+/// Runs `task` on `io` until it finishes; returns what it returns and
+/// rethrows what it throws. A task still running after `limit` is cancelled,
+/// and `run` throws `std::system_error` with `error::timeout`: a test that
+/// would hang fails instead. Other work on `io` (a server, a handler) runs
+/// meanwhile.
+///
+///     asio::io_context io;
+///     auto conn = coline::testing::run(io, coline::connect("127.0.0.1", port));
+template <class T>
+T run(asio::io_context& io, asio::awaitable<T> task, duration limit = default_limit)
+{
+    auto state = std::make_shared<detail::task_state<T>>();
+    asio::co_spawn(io, detail::store_result(std::move(task), state),
+                   asio::bind_cancellation_slot(state->cancel.slot(), [state](std::exception_ptr e) {
+                       state->error = e;
+                       state->done = true;
+                   }));
+
+    const auto give_up = coline::detail::time_after(limit);
+    io.restart();
+    while (!state->done && std::chrono::steady_clock::now() < give_up) {
+        if (io.run_one_until(give_up) == 0 && io.stopped() && !state->done)
+            throw std::logic_error("coline::testing::run: the io_context ran out of work before the task finished");
+    }
+    if (!state->done) {
+        // Give the task a moment to unwind, so it is not left half-done.
+        state->cancel.emit(asio::cancellation_type::terminal);
+        io.restart();
+        const auto unwound = coline::detail::time_after(std::chrono::seconds{1});
+        while (!state->done && io.run_one_until(unwound) != 0) {
+        }
+        throw std::system_error(coline::error::timeout, "coline::testing::run");
+    }
+    if (state->error)
+        std::rethrow_exception(state->error);
+    if constexpr (!std::is_void_v<T>)
+        return std::move(*state->result);
+}
+
+/// Two connected ends of a TCP connection over loopback (the kernel picks
+/// the port), as a server and its client would hold them.
+struct connection_pair {
+    connection server;
+    connection client;
+};
+
+/// Connects a pair at once, without awaiting: `server` gets `server_options`
+/// (by default, what `coline::server` gives its clients), `client` gets `client_options`.
+inline connection_pair make_connection_pair(asio::io_context& io,
+                                            connection_options server_options = coline::server_options{}.connection,
+                                            connection_options client_options = {})
+{
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
+    asio::ip::tcp::socket client(io);
+    client.connect(acceptor.local_endpoint()); // the kernel completes it before accept is called
+    asio::ip::tcp::socket server = acceptor.accept();
+    coline::detail::tune_for_lines(client);
+    coline::detail::tune_for_lines(server);
+    return {connection(std::move(server), server_options), connection(std::move(client), client_options)};
+}
+
+/// Runs one session handler as `coline::server` would (same connection
+/// options; after the handler returns, the answers it wrote are flushed and
+/// the client sees the end of the stream) and lets a test play its client
+/// with plain calls. Each call runs the io_context until it is done, failing
+/// with `error::timeout` after `limit`.
+class session_driver {
+public:
+    explicit session_driver(session_handler handler, connection_options options = server_options{}.connection,
+                            duration limit = default_limit)
+        : io_(std::make_unique<asio::io_context>(1)),
+          pair_(make_connection_pair(*io_, options)),
+          handler_(std::move(handler)),
+          limit_(limit)
+    {
+        asio::co_spawn(*io_, run_handler(), asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e) {
+                           error_ = e;
+                           finished_ = true;
+                       }));
+    }
+
+    session_driver(const session_driver&) = delete;
+    session_driver& operator=(const session_driver&) = delete;
+
+    /// Ends the handler if it still runs: its connection is closed and the
+    /// coroutine cancelled, then destroyed while the connection still exists.
+    ~session_driver()
+    {
+        pair_.server.close();
+        pair_.client.close();
+        cancel_.emit(asio::cancellation_type::terminal);
+        io_->restart();
+        io_->poll();
+        io_.reset();
+    }
+
+    /// The next line the handler wrote, or an empty optional once the handler
+    /// has returned and every line it wrote was read.
+    std::optional<std::string> read_line()
+    {
+        auto line = run(*io_, coline::read_line(pair_.client, limit_), limit_ + std::chrono::seconds{1});
+        return line ? std::optional<std::string>(*line) : std::nullopt;
+    }
+
+    /// Sends `text` + "\n" to the handler.
+    void write_line(std::string_view text) { run(*io_, coline::write_line(pair_.client, limit_, text), limit_); }
+
+    /// Sends bytes as they are: part of a line, several lines, anything.
+    void write(std::string_view bytes)
+    {
+        run(*io_, asio::async_write(pair_.client.stream(), asio::buffer(bytes), asio::use_awaitable), limit_);
+    }
+
+    /// Ends the client's side of the stream: the handler's `read_line` returns the end.
+    void end_input()
+    {
+        std::error_code ignored;
+        pair_.client.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    }
+
+    /// Waits until the handler has returned; rethrows what it threw, or
+    /// throws `std::system_error` with `error::timeout` after the limit.
+    void finish()
+    {
+        const auto give_up = coline::detail::time_after(limit_);
+        io_->restart();
+        while (!finished_ && io_->run_one_until(give_up) != 0) {
+        }
+        if (!finished_)
+            throw std::system_error(error::timeout, "coline::testing::session_driver::finish");
+        if (error_)
+            std::rethrow_exception(std::exchange(error_, nullptr));
+    }
+
+    /// Whether the handler has returned (runs nothing).
+    bool finished() const noexcept { return finished_; }
+
+    /// The client's end, for anything the calls above do not cover.
+    connection& client() noexcept { return pair_.client; }
+    asio::io_context& io() noexcept { return *io_; }
+
+private:
+    asio::awaitable<void> run_handler()
+    {
+        std::exception_ptr error;
+        try {
+            co_await handler_(pair_.server);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        co_await asio::this_coro::throw_if_cancelled(false);
+        co_await flush(pair_.server, pair_.server.options().write_timeout, as_tuple);
+        std::error_code ignored;
+        pair_.server.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        if (error)
+            std::rethrow_exception(error);
+    }
+
+    std::unique_ptr<asio::io_context> io_; // first: destroyed explicitly, before the connections
+    connection_pair pair_;
+    session_handler handler_;
+    duration limit_;
+    asio::cancellation_signal cancel_;
+    std::exception_ptr error_;
+    bool finished_ = false;
+};
+
+} // namespace coline::testing
+
+COLINE_SILENCE_FRAME_WARNINGS_END

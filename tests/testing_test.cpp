@@ -1,0 +1,142 @@
+// coline::testing: the helpers users drive their handlers with.
+#include <coline/testing.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <stdexcept>
+
+using namespace std::chrono_literals;
+namespace testing = coline::testing;
+
+namespace {
+
+asio::awaitable<void> tutorial_session(coline::connection& conn)
+{
+    co_await coline::write_line(conn, "Connect");
+    while (auto line = co_await coline::read_line(conn))
+        co_await coline::write_line(conn, "Information received: {}", *line);
+}
+
+bool is_timeout(const std::system_error& e) { return e.code() == coline::error::timeout; }
+
+} // namespace
+
+TEST_CASE("session_driver: the tutorial's exchange, then the end of the stream")
+{
+    testing::session_driver client(tutorial_session);
+    CHECK(client.read_line() == "Connect");
+    client.write_line("SOME data");
+    CHECK(client.read_line() == "Information received: SOME data");
+    CHECK_FALSE(client.finished());
+    client.end_input();
+    CHECK(client.read_line() == std::nullopt);
+    client.finish();
+    CHECK(client.finished());
+}
+
+TEST_CASE("session_driver: raw bytes, a line in pieces and several lines at once")
+{
+    testing::session_driver client(tutorial_session);
+    CHECK(client.read_line() == "Connect");
+    client.write("SOME ");
+    client.write("data\r\nmore\nlast\n");
+    CHECK(client.read_line() == "Information received: SOME data");
+    CHECK(client.read_line() == "Information received: more");
+    CHECK(client.read_line() == "Information received: last");
+}
+
+TEST_CASE("session_driver: the handler's exception comes out of finish(), after its answers")
+{
+    testing::session_driver client([](coline::connection& conn) -> asio::awaitable<void> {
+        auto line = co_await coline::read_line(conn);
+        co_await coline::write_line(conn, "got {}", line.value_or("nothing"));
+        throw std::runtime_error("handler failed on purpose");
+    });
+    client.write_line("x");
+    CHECK(client.read_line() == "got x");
+    CHECK(client.read_line() == std::nullopt);
+    CHECK_THROWS_WITH_AS(client.finish(), "handler failed on purpose", std::runtime_error);
+}
+
+TEST_CASE("session_driver: the server's limits apply, here a short line limit")
+{
+    coline::connection_options options = coline::server_options{}.connection;
+    options.max_line_length = 8;
+    testing::session_driver client(
+        [](coline::connection& conn) -> asio::awaitable<void> {
+            auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+            const std::string answer = ec ? ec.message() : std::string{line.value_or("")};
+            co_await coline::write_line(conn, answer);
+        },
+        options);
+    client.write_line("123456789");
+    CHECK(client.read_line() == coline::make_error_code(coline::error::line_too_long).message());
+    client.finish();
+}
+
+TEST_CASE("session_driver: a read that gets nothing fails with a timeout instead of hanging")
+{
+    testing::session_driver client(
+        [](coline::connection& conn) -> asio::awaitable<void> { co_await coline::read_line(conn); }, // never answers
+        coline::server_options{}.connection, 100ms);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(client.read_line(), std::system_error);
+    try {
+        client.read_line();
+    } catch (const std::system_error& e) {
+        CHECK(is_timeout(e));
+    }
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    CHECK_FALSE(client.finished());
+    CHECK_THROWS_AS(client.finish(), std::system_error); // the handler waits for a line that never comes
+} // the destructor ends the handler that still waits
+
+TEST_CASE("run: returns the task's result, rethrows its exception")
+{
+    asio::io_context io;
+    auto answer = []() -> asio::awaitable<int> { co_return 42; };
+    CHECK(testing::run(io, answer()) == 42);
+    auto fails = []() -> asio::awaitable<void> {
+        throw std::runtime_error("task failed");
+        co_return;
+    };
+    CHECK_THROWS_WITH_AS(testing::run(io, fails()), "task failed", std::runtime_error);
+}
+
+TEST_CASE("run: a task that outlives its limit is cancelled and reported as a timeout")
+{
+    asio::io_context io;
+    bool unwound = false;
+    auto sleeps = [](bool& unwound) -> asio::awaitable<void> {
+        struct mark {
+            bool& flag;
+            ~mark() { flag = true; }
+        } on_exit{unwound};
+        asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::hours{1});
+        co_await timer.async_wait(asio::use_awaitable);
+    };
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        testing::run(io, sleeps(unwound), 50ms);
+        FAIL("run returned");
+    } catch (const std::system_error& e) {
+        CHECK(is_timeout(e));
+    }
+    CHECK(unwound);
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("make_connection_pair: the two ends talk, with the options asked for")
+{
+    asio::io_context io;
+    coline::connection_options client_options;
+    client_options.max_line_length = 100;
+    auto [server, client] = testing::make_connection_pair(io, coline::connection_options{}, client_options);
+    CHECK(client.options().max_line_length == 100);
+    CHECK(server.stream().remote_endpoint() == client.stream().local_endpoint());
+    testing::run(io, coline::write_line(server, "hello"));
+    auto line = testing::run(io, coline::read_line(client));
+    REQUIRE(line);
+    CHECK(*line == "hello");
+}
