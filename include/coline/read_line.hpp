@@ -24,11 +24,19 @@ constexpr bool can_wait_for_input = requires(Stream& s) {
     s.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
 };
 
+// Bytes a stream has decoded but not handed out yet (TLS specialises it).
+template <class Stream>
+struct decoded_bytes {
+    static bool waiting(Stream&) { return false; }
+};
+
 // Whether bytes have arrived that a read would return at once.
 template <class Stream>
 bool bytes_waiting(Stream& stream)
 {
     std::error_code ec;
+    if (decoded_bytes<Stream>::waiting(stream))
+        return true;
     if constexpr (requires { stream.available(ec); })
         return stream.available(ec) > 0 && !ec;
     else if constexpr (requires { stream.lowest_layer().available(ec); })

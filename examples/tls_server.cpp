@@ -1,0 +1,69 @@
+// The tutorial's server over TLS: greets each client with "Connect" and
+// answers every line with "Information received".
+//
+//   tls_server HOST PORT CERT.pem KEY.pem
+//
+// A throwaway certificate for trying it out: see examples/README.md.
+#include <coline/coline.hpp>
+#include <coline/tls.hpp>
+
+#include <fmt/core.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+using namespace std::chrono_literals;
+
+asio::awaitable<void> session(coline::tls_connection conn)
+{
+    conn.options().read_timeout = 5min; // idle clients go
+    conn.options().write_timeout = 30s; // and so do clients that do not read
+    try {
+        co_await coline::write_line(conn, "Connect");
+        while (auto line = co_await coline::read_line(conn)) {
+            fmt::print("Buffer: {}\n", *line);
+            co_await coline::write_line(conn, "Information received");
+        }
+        co_await coline::shutdown_tls(conn, 5s);
+    } catch (const std::system_error& e) {
+        fmt::print(stderr, "client dropped: {}\n", e.what());
+    }
+}
+
+asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, asio::ssl::context& tls)
+{
+    for (;;) {
+        auto [ec, conn] = co_await coline::accept_tls(acceptor, tls, 10s, coline::as_tuple);
+        if (ec == asio::error::operation_aborted)
+            co_return; // the acceptor was closed: we are stopping
+        if (ec) {
+            fmt::print(stderr, "handshake failed: {}\n", ec.message()); // one client's problem; go on
+            continue;
+        }
+        asio::co_spawn(acceptor.get_executor(), session(std::move(conn)), asio::detached);
+    }
+}
+
+int main(int argc, char* argv[])
+{
+    if (argc != 5) {
+        fmt::print(stderr, "usage: tls_server HOST PORT CERT.pem KEY.pem\n");
+        return 2;
+    }
+    asio::ssl::context tls(asio::ssl::context::tls_server);
+    tls.use_certificate_chain_file(argv[3]);
+    tls.use_private_key_file(argv[4], asio::ssl::context::pem);
+
+    asio::io_context io;
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address(argv[1]), static_cast<unsigned short>(std::stoul(argv[2]))});
+    fmt::print(stderr, "Listening on {}:{}\n", acceptor.local_endpoint().address().to_string(),
+               acceptor.local_endpoint().port());
+    std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
+
+    // SIGINT/SIGTERM: stop. (For limits and a graceful stop over plain TCP, see coline::serve in server.cpp.)
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](std::error_code, int) { io.stop(); });
+    asio::co_spawn(io, listen(acceptor, tls), asio::detached);
+    io.run();
+}

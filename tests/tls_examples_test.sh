@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs the TLS example pair the way examples/README.md says, with a throwaway
+# certificate made here by the openssl tool (no key is committed).
+#   tls_examples_test.sh TLS_SERVER TLS_CLIENT
+set -uo pipefail
+server=$1 client=$2
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+passed=0 failed=0
+check() { # name, then a command that must succeed
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+same() { diff -u "$1" "$2" >&2; }
+contains() { grep -qF -- "$2" "$1" || { echo "no '$2' in: $(cat "$1")" >&2; return 1; }; }
+
+certificate() { # name, subjectAltName
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
+        -addext "subjectAltName=$2" -keyout "$work/$1.key" -out "$work/$1.pem" 2>/dev/null
+}
+certificate localhost DNS:localhost,IP:127.0.0.1 || { echo "FAILED: openssl could not make a certificate"; exit 1; }
+certificate stranger DNS:stranger.test
+
+"$server" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" >"$work/server.out" 2>"$work/server.err" &
+server_pid=$!
+for _ in $(seq 100); do
+    port=$(sed -n 's/^Listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/server.err")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+[ -n "$port" ] || { echo "FAILED: tls_server did not start: $(cat "$work/server.err")"; exit 1; }
+
+"$client" localhost "$port" "$work/localhost.pem" >"$work/client.out" 2>&1
+check "tls_client exits 0" test $? -eq 0
+check "tls_client prints the tutorial's answer" same <(printf '%s\n' "Buffer Data: Connect" \
+    "sent to Server:SOME data response from server is:Information received") "$work/client.out"
+
+"$client" 127.0.0.1 "$port" "$work/localhost.pem" one two >"$work/ip.out" 2>&1
+check "tls_client by IP address, two lines" test "$(grep -c 'Information received' "$work/ip.out")" -eq 2
+
+"$client" localhost "$port" "$work/stranger.pem" >"$work/untrusted.out" 2>&1
+check "a client that does not trust the server's certificate exits 2" test $? -eq 2
+check "... and says certificate verify failed" contains "$work/untrusted.out" "certificate verify failed"
+
+if command -v nc >/dev/null; then
+    printf 'SOME data\n' | nc -N 127.0.0.1 "$port" >/dev/null 2>&1
+    for _ in $(seq 100); do grep -q "handshake failed" "$work/server.err" && break; sleep 0.05; done
+    check "a plain-text client is a handshake error on the server" contains "$work/server.err" "handshake failed"
+fi
+"$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1
+check "the server still serves after failed handshakes" test $? -eq 0
+
+kill -TERM "$server_pid"; wait "$server_pid"
+check "tls_server exits 0 on SIGTERM" test $? -eq 0
+check "tls_server logged the lines it got" test "$(grep -c '^Buffer: SOME data$' "$work/server.out")" -eq 2
+
+echo "tls examples: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

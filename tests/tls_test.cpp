@@ -1,0 +1,246 @@
+// TLS: the tutorial's exchange over asio::ssl::stream, with a throwaway
+// self-signed certificate made at test time (no key is committed), and each
+// way a TLS connection can fail.
+#include "support.hpp"
+
+#include <coline/tls.hpp>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+
+using namespace test;
+
+namespace {
+
+// A key and a self-signed certificate for `names` (subjectAltName syntax:
+// "DNS:localhost,IP:127.0.0.1"), valid for an hour, in PEM.
+struct throwaway_certificate {
+    std::string certificate;
+    std::string key;
+};
+
+template <class T, void (*Free)(T*)>
+using openssl_ptr = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
+
+std::string pem_of(auto write)
+{
+    openssl_ptr<BIO, BIO_free_all> bio(BIO_new(BIO_s_mem()));
+    REQUIRE(write(bio.get()) == 1);
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(size));
+}
+
+throwaway_certificate make_certificate(const char* common_name, const char* names)
+{
+    openssl_ptr<EVP_PKEY, EVP_PKEY_free> key(EVP_EC_gen("P-256"));
+    REQUIRE(key);
+    openssl_ptr<X509, X509_free> cert(X509_new());
+    X509_set_version(cert.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+    X509_set_pubkey(cert.get(), key.get());
+    X509_NAME* name = X509_get_subject_name(cert.get());
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
+    X509_set_issuer_name(cert.get(), name);
+    X509V3_CTX context;
+    X509V3_set_ctx_nodb(&context);
+    X509V3_set_ctx(&context, cert.get(), cert.get(), nullptr, nullptr, 0);
+    openssl_ptr<X509_EXTENSION, X509_EXTENSION_free> alt_names(
+        X509V3_EXT_conf_nid(nullptr, &context, NID_subject_alt_name, names));
+    REQUIRE(alt_names);
+    X509_add_ext(cert.get(), alt_names.get(), -1);
+    REQUIRE(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0);
+    return {pem_of([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); }),
+            pem_of([&](BIO* b) { return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); })};
+}
+
+asio::ssl::context server_context(const throwaway_certificate& cert)
+{
+    asio::ssl::context context(asio::ssl::context::tls_server);
+    context.use_certificate_chain(asio::buffer(cert.certificate));
+    context.use_private_key(asio::buffer(cert.key), asio::ssl::context::pem);
+    return context;
+}
+
+asio::ssl::context client_context(const throwaway_certificate* trusted)
+{
+    asio::ssl::context context(asio::ssl::context::tls_client);
+    if (trusted)
+        context.add_certificate_authority(asio::buffer(trusted->certificate));
+    return context;
+}
+
+const throwaway_certificate& localhost_certificate()
+{
+    static const throwaway_certificate cert = make_certificate("localhost", "DNS:localhost,IP:127.0.0.1");
+    return cert;
+}
+
+// The tutorial's server session over TLS, ended with close_notify.
+asio::awaitable<void> tutorial_session(coline::tls_connection conn)
+{
+    co_await coline::write_line(conn, "Connect");
+    while (auto line = co_await coline::read_line(conn, 5s))
+        co_await coline::write_line(conn, "Information received");
+    co_await coline::shutdown_tls(conn, 5s);
+    conn.close();
+}
+
+asio::awaitable<void> serve_one(tcp::acceptor& acceptor, asio::ssl::context& context)
+{
+    auto [ec, conn] = co_await coline::accept_tls(acceptor, context, 5s, coline::as_tuple);
+    if (!ec)
+        co_await tutorial_session(std::move(conn));
+}
+
+asio::awaitable<std::vector<std::string>> tutorial_client(std::string host, std::string port,
+                                                          asio::ssl::context& context)
+{
+    auto conn = co_await coline::connect_tls(host, port, context, 5s);
+    std::vector<std::string> seen;
+    auto next = [&]() -> asio::awaitable<void> {
+        std::optional<std::string_view> line = co_await coline::read_line(conn, 5s);
+        seen.emplace_back(line.value_or("<end>"));
+    };
+    co_await next();
+    co_await coline::write_line(conn, "SOME data");
+    co_await next();
+    co_await coline::shutdown_tls(conn, 5s); // our close_notify ends the server's loop; it answers with its own
+    co_await next();
+    co_return seen;
+}
+
+const std::vector<std::string> tutorial_transcript{"Connect", "Information received", "<end>"};
+
+} // namespace
+
+TEST_CASE("TLS: the tutorial's exchange, with the server named by DNS name and by IP address" * doctest::timeout(20))
+{
+    for (const char* host : {"localhost", "127.0.0.1"}) {
+        CAPTURE(host);
+        asio::io_context io;
+        auto acceptor = loopback_acceptor(io);
+        auto server_tls = server_context(localhost_certificate());
+        auto client_tls = client_context(&localhost_certificate());
+        asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
+        CHECK(run(io, tutorial_client(host, port_of(acceptor), client_tls)) == tutorial_transcript);
+    }
+}
+
+TEST_CASE("TLS: a client that does not trust the certificate fails with certificate verify failed" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(localhost_certificate());
+    auto untrusting = client_context(nullptr);
+    std::error_code server_error;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        for (int client = 0; client < 2; ++client) {
+            auto [ec, conn] = co_await coline::accept_tls(acceptor, server_tls, 5s, coline::as_tuple);
+            server_error = ec;
+        }
+    }, asio::detached);
+    auto [ec, conn] = run(io, coline::connect_tls("localhost", port_of(acceptor), untrusting, 5s, coline::as_tuple));
+    CHECK(ec.category() == asio::error::get_ssl_category());
+    CHECK_MESSAGE(ec.message().find("certificate verify failed") != std::string::npos, ec.message());
+    CHECK_FALSE(conn.stream().lowest_layer().is_open());
+    CHECK_THROWS_WITH_AS(run(io, coline::connect_tls("localhost", port_of(acceptor), untrusting, 5s)),
+                         doctest::Contains("certificate verify failed"), std::system_error);
+    run(io, [&]() -> asio::awaitable<void> { // the server saw the client's alert
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        for (int i = 0; i < 500 && !server_error; ++i) {
+            t.expires_after(10ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+    }());
+    CHECK(server_error.category() == asio::error::get_ssl_category());
+}
+
+TEST_CASE("TLS: a trusted certificate for another name fails verification" * doctest::timeout(20))
+{
+    const auto other = make_certificate("coline.test", "DNS:coline.test");
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(other);
+    auto client_tls = client_context(&other);
+    asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
+    auto [ec, conn] = run(io, coline::connect_tls("localhost", port_of(acceptor), client_tls, 5s, coline::as_tuple));
+    CHECK_MESSAGE(ec.message().find("certificate verify failed") != std::string::npos, ec.message());
+}
+
+TEST_CASE("TLS: a client that never starts the handshake is dropped at the time limit" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(localhost_certificate());
+    tcp::socket silent(io);
+    silent.connect(acceptor.local_endpoint());
+    const auto started = std::chrono::steady_clock::now();
+    auto [ec, conn] = run(io, coline::accept_tls(acceptor, server_tls, 200ms, coline::as_tuple));
+    CHECK(ec == coline::error::timeout);
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    CHECK_FALSE(conn.stream().lowest_layer().is_open());
+}
+
+TEST_CASE("TLS: a plain-text client is a handshake error, and throws in the throwing form" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(localhost_certificate());
+    for (bool throwing : {false, true}) {
+        tcp::socket plain(io);
+        plain.connect(acceptor.local_endpoint());
+        asio::write(plain, asio::buffer(std::string_view("SOME data\n")));
+        if (throwing) {
+            CHECK_THROWS_AS(run(io, coline::accept_tls(acceptor, server_tls, 5s)), std::system_error);
+        } else {
+            auto [ec, conn] = run(io, coline::accept_tls(acceptor, server_tls, 5s, coline::as_tuple));
+            CHECK(ec.category() == asio::error::get_ssl_category());
+        }
+    }
+}
+
+TEST_CASE("TLS: a peer that closes without close_notify is reported as a truncated stream" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        auto conn = co_await coline::accept_tls(acceptor, server_tls, 5s);
+        co_await coline::write_line(conn, "Connect");
+        conn.close(); // no close_notify
+    }, asio::detached);
+    auto client = [&]() -> asio::awaitable<std::error_code> {
+        auto conn = co_await coline::connect_tls("localhost", port_of(acceptor), client_tls, 5s);
+        auto greeting = co_await coline::read_line(conn, 5s);
+        CHECK(greeting == "Connect");
+        auto [ec, line] = co_await coline::read_line(conn, 5s, coline::as_tuple);
+        CHECK_FALSE(line);
+        co_return ec;
+    };
+    CHECK(run(io, client()) == asio::ssl::error::stream_truncated);
+}
+
+TEST_CASE("TLS: shutdown_tls gives up at its time limit when the peer never answers" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    std::optional<coline::tls_connection> idle_client; // connected, then reads nothing
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        idle_client.emplace(co_await coline::connect_tls("127.0.0.1", port_of(acceptor), client_tls, 5s));
+    }, asio::detached);
+    auto server = [&]() -> asio::awaitable<std::error_code> {
+        auto conn = co_await coline::accept_tls(acceptor, server_tls, 5s);
+        co_return co_await coline::shutdown_tls(conn, 200ms);
+    };
+    const auto started = std::chrono::steady_clock::now();
+    CHECK(run(io, server()) == coline::error::timeout);
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
