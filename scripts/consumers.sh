@@ -22,11 +22,17 @@ cmake --install "$work/coline" >/dev/null
 cmake -S tests/consumer/find_package -B "$work/find_package" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/find_package" >/dev/null
 run "CMake find_package from an install prefix" "$work/find_package/consumer"
+run "CMake find_package, coline::tls" "$work/find_package/consumer_tls"
 
 # add_subdirectory from the source tree (it fails to configure if coline builds its tests).
 cmake -S tests/consumer/add_subdirectory -B "$work/add_subdirectory" -G Ninja -DCOLINE_SOURCE_DIR="$root" >/dev/null
 cmake --build "$work/add_subdirectory" >/dev/null
 run "CMake add_subdirectory" "$work/add_subdirectory/consumer"
+
+# FetchContent_Declare(coline ...) + FetchContent_MakeAvailable (also fails if coline builds its tests).
+cmake -S tests/consumer/fetch_content -B "$work/fetch_content" -G Ninja -DCOLINE_SOURCE_DIR="$root" >/dev/null
+cmake --build "$work/fetch_content" >/dev/null
+run "CMake FetchContent" "$work/fetch_content/consumer"
 
 # pkg-config against the installed coline.pc.
 PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --exists coline
@@ -43,4 +49,4 @@ ln -s "$root" "$work/consumer/meson_subproject/subprojects/coline"
 meson setup "$work/meson" "$work/consumer/meson_subproject" >/dev/null
 meson compile -C "$work/meson" >/dev/null
 run "Meson subproject" "$work/meson/consumer"
-echo "consumers: 4 passed, 0 failed"
+echo "consumers: 6 passed, 0 failed"
