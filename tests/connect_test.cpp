@@ -60,6 +60,22 @@ TEST_CASE("connect reaches a server over IPv6" * doctest::timeout(10))
     CHECK(exchange_with(io, acceptor, "::1") == "cba");
 }
 
+TEST_CASE("connect without a time limit, non-throwing: by name and by endpoint" * doctest::timeout(10))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto [ec, by_name] = run(io, coline::connect("127.0.0.1", port_of(acceptor), coline::as_tuple));
+    CHECK_FALSE(ec);
+    CHECK(by_name.stream().remote_endpoint() == acceptor.local_endpoint());
+    auto [ec2, by_endpoint] = run(io, coline::connect(acceptor.local_endpoint(), coline::as_tuple));
+    CHECK_FALSE(ec2);
+    CHECK(by_endpoint.stream().is_open());
+    const tcp::endpoint closed = acceptor.local_endpoint();
+    acceptor.close();
+    auto [refused, none] = run(io, coline::connect(closed, coline::as_tuple));
+    CHECK(refused == asio::error::connection_refused);
+}
+
 TEST_CASE("connect to a port nobody listens on is refused" * doctest::timeout(10))
 {
     asio::io_context io;

@@ -27,6 +27,30 @@ TEST_CASE("a server on an io_context of one's own serves until stop() and then r
     CHECK(server.client_count() == 0);
 }
 
+TEST_CASE("local_endpoint is known before serve() and still after stop()")
+{
+    asio::io_context io;
+    coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, echo_session);
+    const auto before = server.local_endpoint();
+    CHECK(before.port() != 0);
+    server.stop();
+    io.run_for(1s); // serve() never ran: stop() only closes the acceptor
+    CHECK(server.local_endpoint() == before);
+}
+
+TEST_CASE("a refusal line with a newline is refused at construction")
+{
+    asio::io_context io;
+    coline::server_options options;
+    options.refusal_line = "not\nconnect";
+    try {
+        coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, echo_session, options);
+        FAIL("the server was built");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == coline::error::newline_in_line);
+    }
+}
+
 TEST_CASE("the client over max_clients is sent the refusal line and closed" * doctest::timeout(20))
 {
     coline::server_options options;

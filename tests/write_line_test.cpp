@@ -195,6 +195,24 @@ TEST_CASE("flush sends what write_line kept when the reader stops early")
     CHECK(conn.stream().written() == "BYE\n");
 }
 
+TEST_CASE("flush in each form: with a time limit, and non-throwing")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"A\nB\nC\n"}, coalescing());
+    auto answer_two = [&]() -> asio::awaitable<void> {
+        co_await coline::read_line(conn);
+        co_await coline::write_line(conn, "one");
+        co_await coline::flush(conn, 5s);
+        CHECK(conn.stream().written() == "one\n");
+        co_await coline::read_line(conn);
+        co_await coline::write_line(conn, "two");
+        auto [ec] = co_await coline::flush(conn, coline::as_tuple);
+        CHECK_FALSE(ec);
+    };
+    run(io, answer_two());
+    CHECK(conn.stream().written() == "one\ntwo\n");
+}
+
 TEST_CASE("writes from several coroutines take turns and every line arrives whole" * doctest::timeout(20))
 {
     asio::io_context io;

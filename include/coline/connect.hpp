@@ -74,7 +74,9 @@ concept stream_endpoint = requires { typename T::protocol_type::socket; };
 
 /// Awaits a TCP connection to `host` (a name, an IPv4 or an IPv6 address) on
 /// `port` (a number or a service name), trying each address the name resolves
-/// to in turn. The time limit covers resolving and connecting.
+/// to in turn. The time limit covers connecting, and resolving when the
+/// resolver answers at all: Asio 1.22 cannot cancel a name lookup
+/// (getaddrinfo), so a lookup that hangs holds `connect` until it returns.
 ///
 ///     auto conn = co_await coline::connect("127.0.0.1", "10008", std::chrono::seconds{5});
 ///
@@ -97,6 +99,13 @@ inline asio::awaitable<std::tuple<std::error_code, connection>>
 connect(std::string_view host, std::string_view port, duration timeout, as_tuple_t, connection_options options = {})
 {
     return detail::connect_op(host, port, timeout, options);
+}
+
+/// The non-throwing `connect` without a time limit.
+inline asio::awaitable<std::tuple<std::error_code, connection>>
+connect(std::string_view host, std::string_view port, as_tuple_t, connection_options options = {})
+{
+    return detail::connect_op(host, port, no_timeout, options);
 }
 
 /// Awaits a connection to an endpoint of any stream protocol: TCP
@@ -124,6 +133,14 @@ asio::awaitable<std::tuple<std::error_code, detail::connection_for<Endpoint>>>
 connect(Endpoint endpoint, duration timeout, as_tuple_t, connection_options options = {})
 {
     return detail::connect_endpoint_op(std::move(endpoint), timeout, options);
+}
+
+/// The non-throwing `connect` to an endpoint, without a time limit.
+template <detail::stream_endpoint Endpoint>
+asio::awaitable<std::tuple<std::error_code, detail::connection_for<Endpoint>>>
+connect(Endpoint endpoint, as_tuple_t, connection_options options = {})
+{
+    return detail::connect_endpoint_op(std::move(endpoint), no_timeout, options);
 }
 
 } // namespace coline

@@ -16,7 +16,7 @@ enum class error {
     /// skipped, so the next `read_line` returns the line after it.
     line_too_long = 1,
     /// The peer closed the connection in the middle of a line. The unterminated
-    /// bytes stay readable in `connection::buffered()` until the next read.
+    /// bytes stay readable in `connection::buffered()`; later reads return the end.
     partial_line,
     /// The operation's deadline passed before it completed.
     timeout,

@@ -35,6 +35,8 @@ struct server_options {
     /// Clients served at once. The one over the limit is sent `refusal_line`
     /// (if not empty) and closed.
     std::size_t max_clients = 10'000;
+    /// The line a client over `max_clients` gets, without "\n" (the server
+    /// refuses to start with error::newline_in_line if it contains one).
     std::string refusal_line;
 
     /// Each client's connection. `read_timeout` is the idle timeout and the
@@ -44,7 +46,8 @@ struct server_options {
     /// read its answers (the handler waits for it meanwhile: output is never
     /// buffered beyond the line being written, or the answers to requests
     /// already received: `coalesce_writes` is on, the server flushes after
-    /// each handler).
+    /// each handler). Change fields one by one: assigning a fresh
+    /// `connection_options{}` drops these defaults (no time limits at all).
     connection_options connection{
         .max_line_length = 64 * 1024,
         .read_timeout = std::chrono::minutes{5},
@@ -61,6 +64,10 @@ struct server_options {
     /// for the client to end its side (reading and dropping what it sends)
     /// before closing, so that it reads every answer rather than a reset.
     duration linger_timeout = std::chrono::seconds{1};
+
+    /// With `threads` > 1, each thread's server calls the hooks below on its
+    /// own thread (so they may run at the same time) and runs its own copy of
+    /// the handler.
 
     /// Called with every error of accept (`no_descriptors` for EMFILE,
     /// `connection_aborted`, ...). The server then waits before it tries again,
@@ -120,7 +127,8 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 class server {
 public:
     /// Binds and listens at once, so `local_endpoint()` is known before
-    /// `serve()` runs. Throws `std::system_error` if it cannot (address in use, ...).
+    /// `serve()` runs. Throws `std::system_error` if it cannot (address in use, ...),
+    /// or with error::newline_in_line for a `refusal_line` that holds "\\n".
     server(const asio::any_io_executor& executor, const asio::ip::tcp::endpoint& endpoint, session_handler handler,
            server_options options = {})
         : server(executor, endpoint, std::move(handler), std::move(options),
@@ -131,7 +139,8 @@ public:
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+    /// Where the server listens (the actual port, where port 0 was asked for), even after `stop()`.
+    asio::ip::tcp::endpoint local_endpoint() const { return endpoint_; }
 
     /// Clients being served now (by all servers that `serve()` runs together).
     std::size_t client_count() const noexcept { return clients_->load(); }
@@ -196,6 +205,8 @@ private:
           backoff_(executor),
           wake_(executor)
     {
+        if (options_.refusal_line.find('\n') != std::string::npos)
+            throw std::system_error(error::newline_in_line, "coline::server: refusal_line");
         acceptor_.set_option(asio::socket_base::reuse_address(true));
 #ifdef SO_REUSEPORT
         if (reuse_port)
@@ -205,6 +216,7 @@ private:
 #endif
         acceptor_.bind(endpoint);
         acceptor_.listen();
+        endpoint_ = acceptor_.local_endpoint();
     }
 
     asio::awaitable<void> accept_clients()
@@ -296,6 +308,7 @@ private:
 
     asio::any_io_executor executor_;
     asio::ip::tcp::acceptor acceptor_;
+    asio::ip::tcp::endpoint endpoint_; // what acceptor_ is bound to, kept for after it is closed
     session_handler handler_;
     server_options options_;
     std::shared_ptr<std::atomic<std::size_t>> clients_;

@@ -163,12 +163,19 @@ inline asio::awaitable<tls_connection> connect_tls(std::string_view host, std::s
     co_return std::move(conn);
 }
 
-/// `connect_tls` that reports errors instead of throwing them.
+/// `connect_tls` that reports errors instead of throwing them (with or without a time limit).
 inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
 connect_tls(std::string_view host, std::string_view port, asio::ssl::context& context, duration timeout, as_tuple_t,
             connection_options options = {})
 {
     return detail::connect_tls_op(host, port, context, timeout, options);
+}
+
+inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
+connect_tls(std::string_view host, std::string_view port, asio::ssl::context& context, as_tuple_t,
+            connection_options options = {})
+{
+    return detail::connect_tls_op(host, port, context, no_timeout, options);
 }
 
 /// Ends TLS cleanly: sends the lines still kept back (`flush`), then

@@ -125,6 +125,7 @@ asio::awaitable<void> write_line(basic_connection<Stream>& conn, duration timeou
     return detail::flush_op<true>(conn, timeout, detail::append_line(conn, format, std::forward<Args>(args)...));
 }
 
+/// `write_line` of plain text with its own time limit.
 template <class Stream>
 asio::awaitable<void> write_line(basic_connection<Stream>& conn, duration timeout, std::string_view text)
 {
@@ -141,6 +142,9 @@ asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>
     return detail::flush_op<false>(conn, conn.options().write_timeout, detail::append_line(conn, text));
 }
 
+/// The non-throwing `write_line` that formats with {fmt}. (A format string
+/// that does not match its arguments is a compile error; a format that
+/// fails while running throws `fmt::format_error` at the call, in every form.)
 template <class Stream, class... Args>
     requires(sizeof...(Args) > 0)
 asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, as_tuple_t,
@@ -175,6 +179,20 @@ template <class Stream>
 asio::awaitable<void> flush(basic_connection<Stream>& conn)
 {
     return detail::flush_op<true>(conn, conn.options().write_timeout, {}, false);
+}
+
+/// `flush` with its own time limit.
+template <class Stream>
+asio::awaitable<void> flush(basic_connection<Stream>& conn, duration timeout)
+{
+    return detail::flush_op<true>(conn, timeout, {}, false);
+}
+
+/// `flush` that reports errors instead of throwing them.
+template <class Stream>
+asio::awaitable<std::tuple<std::error_code>> flush(basic_connection<Stream>& conn, as_tuple_t)
+{
+    return detail::flush_op<false>(conn, conn.options().write_timeout, {}, false);
 }
 
 /// `flush` that reports errors instead of throwing them, with its own time limit.

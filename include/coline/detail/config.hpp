@@ -7,8 +7,25 @@
 // rest, and memory from one would be freed by the other.
 #include <cstddef>
 
+// Asio 1.22 enables co_await on clang only for the Coroutines TS
+// (<experimental/coroutine>), which libstdc++ does not ship: clang 16 with
+// -std=c++20 has standard coroutines and <coroutine>, yet got no
+// asio::awaitable. Tell Asio what later releases detect by themselves (the
+// same test), so nothing changes for GCC or those releases. Only before Asio
+// is configured: a <asio.hpp> included ahead of coline meets the #error below.
+#if defined(__clang__) && !defined(ASIO_DETAIL_CONFIG_HPP) && !defined(ASIO_HAS_CO_AWAIT)                              \
+    && !defined(ASIO_DISABLE_CO_AWAIT) && __cplusplus >= 202002L && defined(__cpp_impl_coroutine)
+#if __cpp_impl_coroutine >= 201902L && __has_include(<coroutine>)
+#define ASIO_HAS_CO_AWAIT 1
+#if !defined(ASIO_HAS_STD_COROUTINE) && !defined(ASIO_DISABLE_STD_COROUTINE)
+#define ASIO_HAS_STD_COROUTINE 1
+#endif
+#endif
+#endif
+
 #include <asio.hpp>
 
+// (With clang and Asio 1.22, also when <asio.hpp> was included before coline.)
 #if !defined(ASIO_HAS_CO_AWAIT)
 #error "coline needs Asio's C++20 coroutine support: build with -std=c++20 (GCC >= 10, clang >= 16)"
 #endif
