@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+echo "== docs/api.md covers every public name"
+scripts/check_docs.sh
+
 echo "== CMake + CTest (build/)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOLINE_WERROR=ON >/dev/null
 cmake --build build
