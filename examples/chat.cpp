@@ -1,0 +1,88 @@
+// A chat server: each line a client sends goes to every other client as
+// "nick: text"; "/nick NAME" picks a nick. The room (nicks, notices, each
+// client's bounded outbox) is in chat_room.hpp; this file moves its lines.
+//
+//   chat [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)
+#include "chat_room.hpp"
+
+#include <coline/coline.hpp>
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <fmt/core.h>
+
+#include <string>
+
+using namespace asio::experimental::awaitable_operators;
+
+// The room wakes a member by cancelling its timer, which never expires.
+asio::awaitable<void> wait(asio::steady_timer& wakeup)
+{
+    std::error_code cancelled;
+    co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
+}
+
+asio::awaitable<void> read_lines(coline::connection& conn, chat_room& room, chat_member& me)
+{
+    for (;;) {
+        auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+        if (!line)
+            co_return; // the client left, or broke a limit (a line over 1000 bytes, ...)
+        room.handle(me, *line);
+        // Let the writers run before the next line (it may be buffered already):
+        // a client that sends fast is then paced by those that read, not ahead of them.
+        co_await asio::post(conn.get_executor(), asio::use_awaitable);
+    }
+}
+
+// Sends the member's outbox as fast as its client takes it.
+asio::awaitable<void> write_lines(coline::connection& conn, chat_member& me, asio::steady_timer& wakeup)
+{
+    for (;;) {
+        while (!me.outbox.empty())
+            if (auto [ec] = co_await coline::write_line(conn, coline::as_tuple, me.take()); ec)
+                co_return;
+        co_await wait(wakeup);
+    }
+}
+
+// Ends when the room drops the member, even while write_lines waits for a client that does not read.
+asio::awaitable<void> until_dropped(chat_member& me, asio::steady_timer& wakeup)
+{
+    while (!me.dropped)
+        co_await wait(wakeup);
+}
+
+asio::awaitable<void> session(coline::connection& conn, chat_room& room)
+{
+    asio::steady_timer wakeup(conn.get_executor(), asio::steady_timer::time_point::max());
+    chat_member me([&wakeup] { wakeup.cancel(); });
+    chat_room::membership in_room(room, me);
+    // `||` cancels the other two once one returns. It waits for a return, not a throw,
+    // so each of them returns on errors.
+    co_await (read_lines(conn, room, me) || write_lines(conn, me, wakeup) || until_dropped(me, wakeup));
+    if (me.dropped)
+        fmt::print(stderr, "dropped {}: its client does not read\n", me.nick);
+}
+
+int main(int argc, char* argv[])
+{
+    const std::string host = argc > 1 ? argv[1] : "127.0.0.1";
+    const std::string port = argc > 2 ? argv[2] : "10008";
+    chat_room room;
+    coline::server_options options;
+    options.threads = 1; // every session on one thread: the room needs no lock
+    options.connection.max_line_length = 1000;
+    options.connection.read_timeout = coline::no_timeout; // listening without a word is fine in a chat
+    options.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
+        fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
+    };
+    options.on_handler_error = [](std::exception_ptr error) { // a session cut short at shutdown, ...
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "client dropped: {}\n", e.what());
+        }
+    };
+    coline::serve({asio::ip::make_address(host), static_cast<unsigned short>(std::stoul(port))},
+                  [&room](coline::connection& conn) { return session(conn, room); }, options);
+}

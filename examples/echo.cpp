@@ -1,0 +1,27 @@
+// An echo server: sends every line back to the client that sent it.
+//
+//   echo [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)
+#include <coline/coline.hpp>
+
+#include <fmt/core.h>
+
+#include <string>
+
+asio::awaitable<void> session(coline::connection& conn)
+{
+    // write_line copies the line before the next read_line reuses its buffer.
+    while (auto line = co_await coline::read_line(conn))
+        co_await coline::write_line(conn, *line);
+}
+
+int main(int argc, char* argv[])
+{
+    const std::string host = argc > 1 ? argv[1] : "127.0.0.1";
+    const std::string port = argc > 2 ? argv[2] : "10008";
+    coline::server_options options;
+    options.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
+        fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
+    };
+    // Until SIGINT/SIGTERM; a client that breaks the limits (a line over 64 KiB, ...) is just closed.
+    coline::serve({asio::ip::make_address(host), static_cast<unsigned short>(std::stoul(port))}, session, options);
+}

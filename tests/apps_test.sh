@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Runs the echo, chat and key-value examples the way a user would, with nc as
+# the client, over loopback on ports the kernel picks.
+#   apps_test.sh ECHO CHAT KV_SERVER KV_CLIENT
+set -uo pipefail
+echo_server=$1 chat=$2 kv_server=$3 kv_client=$4
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+passed=0 failed=0
+
+if ! command -v nc >/dev/null; then
+    echo "skipped: nc is not installed"
+    exit 0
+fi
+
+check() { # name, then a command that must succeed
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+same() { diff -u "$1" "$2" >&2; }
+not() { ! "$@"; }
+reads_to_end() { timeout 30 cat <&"$1" >/dev/null; } # fd: within 30 s
+
+# Starts a listening program in the background; sets pid and port. Waits (at most 5 s)
+# for its "Listening on HOST:PORT" line.
+start() { # out-file, program, args...
+    local out=$1; shift
+    "$@" >"$work/$out.out" 2>"$work/$out.err" &
+    pid=$!
+    for _ in $(seq 100); do
+        port=$(sed -n 's/^Listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/$out.err")
+        [ -n "$port" ] && return 0
+        sleep 0.05
+    done
+    echo "$* did not start: $(cat "$work/$out.err")" >&2
+    return 1
+}
+
+# Waits (at most 10 s) for process $1 to exit and sets status to its exit code.
+wait_exit() {
+    for _ in $(seq 200); do
+        kill -0 "$1" 2>/dev/null || { wait "$1"; status=$?; return 0; }
+        sleep 0.05
+    done
+    status=timeout
+}
+
+wait_for_text() { # file, text: waits (at most 10 s) until the file holds the text
+    for _ in $(seq 200); do grep -qF -- "$2" "$1" && return 0; sleep 0.05; done
+    echo "$1 does not hold: $2" >&2
+    return 1
+}
+
+stops_on_sigterm() { # pid
+    kill -TERM "$1"
+    wait_exit "$1"
+    test "$status" = 0
+}
+
+# 1. echo: every line comes back, CRLF ones without their CR.
+start echo "$echo_server" 127.0.0.1 0 || exit 1
+long=$(head -c 10000 /dev/zero | tr '\0' e)
+printf 'hello\nsecond line\r\n\n%s\n' "$long" | nc -N 127.0.0.1 "$port" >"$work/echo.nc"
+check "echo sends every line back" same <(printf 'hello\nsecond line\n\n%s\n' "$long") "$work/echo.nc"
+check "echo exits 0 on SIGTERM" stops_on_sigterm "$pid"
+
+# 2. The key-value server, with nc.
+start kv "$kv_server" 127.0.0.1 0 || exit 1
+key251=$(head -c 251 /dev/zero | tr '\0' k)
+value4097=$(head -c 4097 /dev/zero | tr '\0' v)
+line9000=$(head -c 9000 /dev/zero | tr '\0' l)
+nc -N 127.0.0.1 "$port" >"$work/kv.nc" <<EOF
+SET greeting hello world
+GET greeting
+SET greeting hi
+GET greeting
+DEL greeting
+DEL greeting
+GET greeting
+GET nothing
+FLY away
+
+SET lonely
+GET two keys
+DEL
+SET $key251 x
+SET k $value4097
+$line9000
+SET after the long line
+GET after
+EOF
+cat >"$work/kv.expected" <<EOF
+OK
+VALUE hello world
+OK
+VALUE hi
+DELETED
+NOT_FOUND
+NOT_FOUND
+NOT_FOUND
+ERR unknown command (SET, GET or DEL)
+ERR unknown command (SET, GET or DEL)
+ERR usage: SET key value
+ERR usage: GET key
+ERR usage: DEL key
+ERR key longer than 250 bytes
+ERR value longer than 4096 bytes
+ERR line too long
+OK
+VALUE the long line
+EOF
+check "kv answers SET, GET, DEL and errors" same "$work/kv.expected" "$work/kv.nc"
+
+# 3. The key-value client against the server.
+printf 'SET colour blue\nGET colour\nDEL colour\nGET colour\nHELLO\n' |
+    "$kv_client" 127.0.0.1 "$port" >"$work/kv_client.out" 2>"$work/kv_client.err"
+check "kv_client exits 0 at the end of its input" test $? -eq 0
+check "kv_client prints each reply" \
+    same <(printf 'OK\nVALUE blue\nDELETED\nNOT_FOUND\nERR unknown command (SET, GET or DEL)\n') "$work/kv_client.out"
+
+# 4. A full store still changes and deletes keys.
+seq 10001 | sed 's/.*/SET key& value/' | nc -N 127.0.0.1 "$port" >"$work/kv_full.nc"
+check "kv takes 10000 keys" test "$(grep -cx OK "$work/kv_full.nc")" = 9999 # "after" is already in
+check "kv refuses a key over 10000" test "$(tail -n 2 "$work/kv_full.nc")" = $'ERR store full (10000 keys)\nERR store full (10000 keys)'
+printf 'SET key1 changed\nDEL key2\nSET newkey v\n' | nc -N 127.0.0.1 "$port" >"$work/kv_full2.nc"
+check "a full kv still changes and deletes keys, and then takes a new one" \
+    same <(printf 'OK\nDELETED\nOK\n') "$work/kv_full2.nc"
+
+# 5. The key-value client when the server goes away, and when there is none.
+mkfifo "$work/kv_client.in"
+"$kv_client" 127.0.0.1 "$port" <"$work/kv_client.in" >"$work/kv_lost.out" 2>"$work/kv_lost.err" &
+client_pid=$!
+exec 8>"$work/kv_client.in"
+echo "GET a" >&8
+check "kv_client gets its reply" wait_for_text "$work/kv_lost.out" "NOT_FOUND"
+check "kv exits 0 on SIGTERM with a client connected" stops_on_sigterm "$pid"
+echo "GET a" >&8
+wait_exit "$client_pid"
+exec 8>&-
+check "kv_client exits 1 when the server is gone" test "$status" = 1
+check "kv_client says so" grep -q "^kv_client: " "$work/kv_lost.err"
+
+"$kv_client" 127.0.0.1 "$port" </dev/null >/dev/null 2>"$work/kv_refused.err"
+check "kv_client exits 1 when it cannot connect" test $? -eq 1
+check "kv_client says it cannot connect" grep -q "^kv_client: cannot connect to 127.0.0.1:$port: " "$work/kv_refused.err"
+
+# 6. chat: three clients, nicks, notices.
+start chat "$chat" 127.0.0.1 0 || exit 1
+exec 4> >(nc -N 127.0.0.1 "$port" >"$work/alice.out")
+wait_for_text "$work/alice.out" "* you are guest1; /nick NAME changes it"
+echo "/nick alice" >&4
+check "a client renames itself" wait_for_text "$work/alice.out" "* guest1 is now alice"
+
+exec 5> >(nc -N 127.0.0.1 "$port" >"$work/bob.out")
+wait_for_text "$work/bob.out" "* you are guest2"
+check "the others see a join" wait_for_text "$work/alice.out" "* guest2 joined"
+printf '/nick alice\n/nick bob smith\n/nick bob\n' >&5
+check "a taken nick is refused" wait_for_text "$work/bob.out" "* alice is taken"
+check "a nick with a space is refused" wait_for_text "$work/bob.out" "* a nick has 1 to 16 characters, no spaces"
+check "the others see a rename" wait_for_text "$work/alice.out" "* guest2 is now bob"
+
+exec 6> >(nc -N 127.0.0.1 "$port" >"$work/carol.out")
+wait_for_text "$work/carol.out" "* you are guest3"
+echo "/nick carol" >&6
+wait_for_text "$work/bob.out" "* guest3 is now carol"
+echo "hello from alice" >&4
+check "a line reaches a second client" wait_for_text "$work/bob.out" "alice: hello from alice"
+check "a line reaches a third client" wait_for_text "$work/carol.out" "alice: hello from alice"
+echo "hi, I am carol" >&6
+check "everyone sees everyone's lines" wait_for_text "$work/alice.out" "carol: hi, I am carol"
+exec 6>&-
+check "the others see a leave" wait_for_text "$work/alice.out" "* carol left"
+check "so does bob" wait_for_text "$work/bob.out" "* carol left"
+check "a client does not get its own lines back" not grep -q "^alice: " "$work/alice.out"
+
+# 7. chat: a client that never reads is dropped once the lines for it fill its
+# socket's buffers and its outbox; alice, who reads, gets every line meanwhile.
+exec 7<>"/dev/tcp/127.0.0.1/$port"
+wait_for_text "$work/alice.out" "* guest4 joined"
+echo "/nick slow" >&7
+wait_for_text "$work/alice.out" "* guest4 is now slow"
+filler=$(head -c 900 /dev/zero | tr '\0' x)
+batches=0
+while [ "$batches" -lt 40 ] && ! grep -qF "* slow left" "$work/alice.out"; do
+    batches=$((batches + 1))
+    printf "flood $batches %s $filler\n" $(seq 500) >&5
+    wait_for_text "$work/alice.out" "bob: flood $batches 500 " || break
+done
+check "a client that does not read is dropped" wait_for_text "$work/alice.out" "* slow left"
+check "the server says why" wait_for_text "$work/chat.err" "dropped slow: its client does not read"
+check "bob sees it leave too" wait_for_text "$work/bob.out" "* slow left"
+echo "still talking" >&5
+check "the others keep receiving" wait_for_text "$work/alice.out" "bob: still talking"
+check "alice got every line meanwhile" test "$(grep -c "^bob: flood " "$work/alice.out")" = $((batches * 500))
+check "the slow client is disconnected: it reads to the end" reads_to_end 7
+exec 7<&-
+
+check "chat exits 0 on SIGTERM with clients connected" stops_on_sigterm "$pid"
+exec 4>&- 5>&-
+
+echo "apps: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
