@@ -121,12 +121,11 @@ class session_driver {
 public:
     explicit session_driver(session_handler handler, connection_options options = server_options{}.connection,
                             duration limit = default_limit)
-        : io_(std::make_unique<asio::io_context>(1)),
-          pair_(make_connection_pair(*io_, options)),
+        : pair_(std::make_unique<connection_pair>(make_connection_pair(io_, options))),
           handler_(std::move(handler)),
           limit_(limit)
     {
-        asio::co_spawn(*io_, run_handler(), asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e) {
+        asio::co_spawn(io_, run_handler(), asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e) {
                            error_ = e;
                            finished_ = true;
                        }));
@@ -135,40 +134,49 @@ public:
     session_driver(const session_driver&) = delete;
     session_driver& operator=(const session_driver&) = delete;
 
-    /// Ends the handler if it still runs: its connection is closed and the
-    /// coroutine cancelled, then destroyed while the connection still exists.
+    /// Ends the handler if it still runs: closes both ends, cancels it, and
+    /// runs it (for at most the limit) until it has returned.
     ~session_driver()
     {
-        pair_.server.close();
-        pair_.client.close();
+        pair_->server.close();
+        pair_->client.close();
         cancel_.emit(asio::cancellation_type::terminal);
-        io_->restart();
-        io_->poll();
-        io_.reset();
+        const auto give_up = coline::detail::time_after(limit_);
+        io_.restart();
+        while (!finished_ && io_.run_one_until(give_up) != 0) {
+        }
+        if (!finished_) {
+            // A handler that ignores cancellation still refers to its connection:
+            // leak the pair rather than free it under the handler's feet.
+            (void)pair_.release();
+            return;
+        }
+        io_.restart();
+        io_.poll();
     }
 
     /// The next line the handler wrote, or an empty optional once the handler
     /// has returned and every line it wrote was read.
     std::optional<std::string> read_line()
     {
-        auto line = run(*io_, coline::read_line(pair_.client, limit_), limit_ + std::chrono::seconds{1});
+        auto line = run(io_, coline::read_line(pair_->client, limit_), limit_ + std::chrono::seconds{1});
         return line ? std::optional<std::string>(*line) : std::nullopt;
     }
 
     /// Sends `text` + "\n" to the handler.
-    void write_line(std::string_view text) { run(*io_, coline::write_line(pair_.client, limit_, text), limit_); }
+    void write_line(std::string_view text) { run(io_, coline::write_line(pair_->client, limit_, text), limit_); }
 
     /// Sends bytes as they are: part of a line, several lines, anything.
     void write(std::string_view bytes)
     {
-        run(*io_, asio::async_write(pair_.client.stream(), asio::buffer(bytes), asio::use_awaitable), limit_);
+        run(io_, asio::async_write(pair_->client.stream(), asio::buffer(bytes), asio::use_awaitable), limit_);
     }
 
     /// Ends the client's side of the stream: the handler's `read_line` returns the end.
     void end_input()
     {
         std::error_code ignored;
-        pair_.client.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        pair_->client.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
     }
 
     /// Waits until the handler has returned; rethrows what it threw, or
@@ -176,8 +184,8 @@ public:
     void finish()
     {
         const auto give_up = coline::detail::time_after(limit_);
-        io_->restart();
-        while (!finished_ && io_->run_one_until(give_up) != 0) {
+        io_.restart();
+        while (!finished_ && io_.run_one_until(give_up) != 0) {
         }
         if (!finished_)
             throw std::system_error(error::timeout, "coline::testing::session_driver::finish");
@@ -189,28 +197,28 @@ public:
     bool finished() const noexcept { return finished_; }
 
     /// The client's end, for anything the calls above do not cover.
-    connection& client() noexcept { return pair_.client; }
-    asio::io_context& io() noexcept { return *io_; }
+    connection& client() noexcept { return pair_->client; }
+    asio::io_context& io() noexcept { return io_; }
 
 private:
     asio::awaitable<void> run_handler()
     {
         std::exception_ptr error;
         try {
-            co_await handler_(pair_.server);
+            co_await handler_(pair_->server);
         } catch (...) {
             error = std::current_exception();
         }
         co_await asio::this_coro::throw_if_cancelled(false);
-        co_await flush(pair_.server, pair_.server.options().write_timeout, as_tuple);
+        co_await flush(pair_->server, pair_->server.options().write_timeout, as_tuple);
         std::error_code ignored;
-        pair_.server.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        pair_->server.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
         if (error)
             std::rethrow_exception(error);
     }
 
-    std::unique_ptr<asio::io_context> io_; // first: destroyed explicitly, before the connections
-    connection_pair pair_;
+    asio::io_context io_{1};                // first, so destroyed last: after every I/O object on it
+    std::unique_ptr<connection_pair> pair_; // on the heap, so that it can outlive a handler that never ends
     session_handler handler_;
     duration limit_;
     asio::cancellation_signal cancel_;
