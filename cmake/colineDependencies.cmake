@@ -12,7 +12,8 @@ if(NOT COLINE_ASIO_INCLUDE_DIR AND COLINE_FETCH_DEPENDENCIES)
     URL https://github.com/chriskohlhoff/asio/archive/refs/tags/asio-1-22-1.tar.gz
     URL_HASH SHA256=30cb54a5de5e465d10ec0c2026d6b5917f5e89fffabdbabeb1475846fc9a2cf0)
   FetchContent_MakeAvailable(coline_asio) # headers only: nothing to build
-  set(COLINE_ASIO_INCLUDE_DIR ${coline_asio_SOURCE_DIR}/asio/include CACHE PATH "Directory holding asio.hpp" FORCE)
+  # A plain variable, not the cache entry: each configure looks on the system first again.
+  set(COLINE_ASIO_INCLUDE_DIR ${coline_asio_SOURCE_DIR}/asio/include)
   list(APPEND COLINE_FETCHED_DEPENDENCIES asio)
 endif()
 if(NOT COLINE_ASIO_INCLUDE_DIR)

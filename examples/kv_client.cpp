@@ -22,7 +22,8 @@ asio::awaitable<void> client(std::string host, std::string port)
     conn.options().write_timeout = 10s;
 
     // Reading the input blocks the thread, which has nothing else to do: one
-    // command is in flight at a time. (Asio cannot wait on a file as stdin.)
+    // command is in flight at a time. (Asio cannot wait on stdin when it is a
+    // regular file, as in `kv_client ... < commands.txt`; getline can.)
     std::string command;
     while (std::getline(std::cin, command)) {
         co_await coline::write_line(conn, command);

@@ -15,11 +15,14 @@
 
 using namespace std::chrono_literals;
 
-asio::awaitable<void> session(coline::tls_connection conn)
+asio::awaitable<void> session(coline::connection plain, asio::ssl::context& tls)
 {
-    conn.options().read_timeout = 5min; // idle clients go
-    conn.options().write_timeout = 30s; // and so do clients that do not read
+    plain.options().read_timeout = 5min; // idle clients go
+    plain.options().write_timeout = 30s; // and so do clients that do not read
     try {
+        // The handshake runs here, not in the accept loop: a client that
+        // never completes it holds up no one else.
+        coline::tls_connection conn = co_await coline::start_tls(std::move(plain), tls, 10s);
         co_await coline::write_line(conn, "Connect");
         while (auto line = co_await coline::read_line(conn)) {
             fmt::print("Buffer: {}\n", *line);
@@ -34,14 +37,15 @@ asio::awaitable<void> session(coline::tls_connection conn)
 asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, asio::ssl::context& tls)
 {
     for (;;) {
-        auto [ec, conn] = co_await coline::accept_tls(acceptor, tls, 10s, coline::as_tuple);
+        auto [ec, plain] = co_await coline::accept(acceptor, coline::as_tuple);
         if (ec == asio::error::operation_aborted)
             co_return; // the acceptor was closed: we are stopping
-        if (ec) {
-            fmt::print(stderr, "handshake failed: {}\n", ec.message()); // one client's problem; go on
-            continue;
+        if (!ec) {
+            asio::co_spawn(acceptor.get_executor(), session(std::move(plain), tls), asio::detached);
+        } else { // out of descriptors, say: pause rather than spin
+            asio::steady_timer pause(acceptor.get_executor(), 100ms);
+            co_await pause.async_wait(asio::use_awaitable);
         }
-        asio::co_spawn(acceptor.get_executor(), session(std::move(conn)), asio::detached);
     }
 }
 

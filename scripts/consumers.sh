@@ -9,10 +9,13 @@ root=$PWD
 work=$root/build-consumers
 rm -rf "$work" && mkdir -p "$work"
 run() { # name, program: runs it and checks that it says "consumer ok"
-    local out; out=$("$2")
+    local out
+    [ -x "$2" ] || { echo "FAILED: $1: $2 was not built"; exit 1; }
+    out=$("$2" 2>&1) || { echo "FAILED: $1 exited with an error: $out"; exit 1; }
     [ "$out" = "consumer ok" ] || { echo "FAILED: $1: $out"; exit 1; }
     echo "ok: $1"
 }
+# setup.sh installs OpenSSL (libssl-dev), so coline::tls must be there.
 
 # CMake install, then find_package(coline 0.1 CONFIG) from the prefix.
 cmake -S . -B "$work/coline" -G Ninja -DCOLINE_BUILD_TESTS=OFF -DCOLINE_BUILD_EXAMPLES=OFF \
@@ -33,6 +36,7 @@ run "CMake add_subdirectory" "$work/add_subdirectory/consumer"
 cmake -S tests/consumer/fetch_content -B "$work/fetch_content" -G Ninja -DCOLINE_SOURCE_DIR="$root" >/dev/null
 cmake --build "$work/fetch_content" >/dev/null
 run "CMake FetchContent" "$work/fetch_content/consumer"
+run "CMake FetchContent, coline::tls" "$work/fetch_content/consumer_tls"
 
 # pkg-config against the installed coline.pc.
 PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --exists coline
@@ -49,4 +53,4 @@ ln -s "$root" "$work/consumer/meson_subproject/subprojects/coline"
 meson setup "$work/meson" "$work/consumer/meson_subproject" >/dev/null
 meson compile -C "$work/meson" >/dev/null
 run "Meson subproject" "$work/meson/consumer"
-echo "consumers: 6 passed, 0 failed"
+echo "consumers: 7 passed, 0 failed"

@@ -90,9 +90,16 @@ asio::awaitable<void> tutorial_session(coline::tls_connection conn)
     conn.close();
 }
 
+// A TLS port's accept: the next client, then the server's side of the handshake.
+asio::awaitable<std::tuple<std::error_code, coline::tls_connection>>
+accept_tls(tcp::acceptor& acceptor, asio::ssl::context& context, coline::duration timeout)
+{
+    co_return co_await coline::start_tls(co_await coline::accept(acceptor), context, timeout, coline::as_tuple);
+}
+
 asio::awaitable<void> serve_one(tcp::acceptor& acceptor, asio::ssl::context& context)
 {
-    auto [ec, conn] = co_await coline::accept_tls(acceptor, context, 5s, coline::as_tuple);
+    auto [ec, conn] = co_await accept_tls(acceptor, context, 5s);
     if (!ec)
         co_await tutorial_session(std::move(conn));
 }
@@ -140,7 +147,7 @@ TEST_CASE("TLS: a client that does not trust the certificate fails with certific
     std::error_code server_error;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
         for (int client = 0; client < 2; ++client) {
-            auto [ec, conn] = co_await coline::accept_tls(acceptor, server_tls, 5s, coline::as_tuple);
+            auto [ec, conn] = co_await accept_tls(acceptor, server_tls, 5s);
             server_error = ec;
         }
     }, asio::detached);
@@ -180,7 +187,7 @@ TEST_CASE("TLS: a client that never starts the handshake is dropped at the time 
     tcp::socket silent(io);
     silent.connect(acceptor.local_endpoint());
     const auto started = std::chrono::steady_clock::now();
-    auto [ec, conn] = run(io, coline::accept_tls(acceptor, server_tls, 200ms, coline::as_tuple));
+    auto [ec, conn] = run(io, accept_tls(acceptor, server_tls, 200ms));
     CHECK(ec == coline::error::timeout);
     CHECK(std::chrono::steady_clock::now() - started < 5s);
     CHECK_FALSE(conn.stream().lowest_layer().is_open());
@@ -196,9 +203,12 @@ TEST_CASE("TLS: a plain-text client is a handshake error, and throws in the thro
         plain.connect(acceptor.local_endpoint());
         asio::write(plain, asio::buffer(std::string_view("SOME data\n")));
         if (throwing) {
-            CHECK_THROWS_AS(run(io, coline::accept_tls(acceptor, server_tls, 5s)), std::system_error);
+            auto client = [&]() -> asio::awaitable<void> {
+                co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
+            };
+            CHECK_THROWS_AS(run(io, client()), std::system_error);
         } else {
-            auto [ec, conn] = run(io, coline::accept_tls(acceptor, server_tls, 5s, coline::as_tuple));
+            auto [ec, conn] = run(io, accept_tls(acceptor, server_tls, 5s));
             CHECK(ec.category() == asio::error::get_ssl_category());
         }
     }
@@ -211,7 +221,7 @@ TEST_CASE("TLS: a peer that closes without close_notify is reported as a truncat
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        auto conn = co_await coline::accept_tls(acceptor, server_tls, 5s);
+        auto conn = co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
         co_await coline::write_line(conn, "Connect");
         conn.close(); // no close_notify
     }, asio::detached);
@@ -237,10 +247,76 @@ TEST_CASE("TLS: shutdown_tls gives up at its time limit when the peer never answ
         idle_client.emplace(co_await coline::connect_tls("127.0.0.1", port_of(acceptor), client_tls, 5s));
     }, asio::detached);
     auto server = [&]() -> asio::awaitable<std::error_code> {
-        auto conn = co_await coline::accept_tls(acceptor, server_tls, 5s);
+        auto conn = co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
         co_return co_await coline::shutdown_tls(conn, 200ms);
     };
     const auto started = std::chrono::steady_clock::now();
     CHECK(run(io, server()) == coline::error::timeout);
     CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+TEST_CASE("STARTTLS: a plain exchange, then both sides switch to TLS on the same connection" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        // coalesce_writes on. (A local, not a temporary: GCC 12 destroys some temporaries
+        // of a co_await's full-expression twice.)
+        const coline::connection_options options = coline::server_options{}.connection;
+        auto plain = co_await coline::accept(acceptor, options);
+        auto request = co_await coline::read_line(plain, 5s);
+        CHECK(request == "STARTTLS");
+        co_await coline::write_line(plain, "OK go ahead"); // kept back: start_tls sends it in clear
+        auto conn = co_await coline::start_tls(std::move(plain), server_tls, 5s);
+        CHECK_FALSE(plain.stream().is_open());
+        co_await coline::write_line(conn, "secret {}", (co_await coline::read_line(conn, 5s)).value_or("?"));
+        co_await coline::shutdown_tls(conn, 5s);
+    }, asio::detached);
+    auto client = [&]() -> asio::awaitable<std::string> {
+        auto plain = co_await coline::connect("127.0.0.1", port_of(acceptor), 5s);
+        co_await coline::write_line(plain, "STARTTLS");
+        auto go = co_await coline::read_line(plain, 5s);
+        CHECK(go == "OK go ahead");
+        auto conn = co_await coline::start_tls(std::move(plain), client_tls, "localhost", 5s);
+        co_await coline::write_line(conn, "knock");
+        std::string answer{(co_await coline::read_line(conn, 5s)).value_or("<end>")};
+        CHECK((co_await coline::read_line(conn, 5s)) == std::nullopt); // the server's close_notify
+        co_return answer;
+    };
+    CHECK(run(io, client()) == "secret knock");
+}
+
+TEST_CASE("STARTTLS: bytes that came in clear after the request are refused, not taken for TLS" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    auto server_tls = server_context(localhost_certificate());
+    asio::write(peer, asio::buffer(std::string_view("STARTTLS\nINJECTED\n")));
+    auto upgrade = [&]() -> asio::awaitable<std::error_code> {
+        auto request = co_await coline::read_line(conn, 5s);
+        CHECK(request == "STARTTLS");
+        auto [ec, tls] = co_await coline::start_tls(std::move(conn), server_tls, 5s, coline::as_tuple);
+        CHECK_FALSE(tls.stream().lowest_layer().is_open());
+        co_return ec;
+    };
+    const auto ec = run(io, upgrade());
+    CHECK(ec == coline::error::input_before_tls);
+    CHECK(ec.message() == "bytes received in clear before the TLS handshake");
+}
+
+TEST_CASE("start_tls as the client checks the host name too" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
+    auto client = [&]() -> asio::awaitable<std::error_code> {
+        auto plain = co_await coline::connect("127.0.0.1", port_of(acceptor), 5s);
+        auto [ec, conn] = co_await coline::start_tls(std::move(plain), client_tls, "coline.test", 5s, coline::as_tuple);
+        co_return ec;
+    };
+    CHECK_MESSAGE(run(io, client()).message().find("certificate verify failed") != std::string::npos, "no verify failure");
 }

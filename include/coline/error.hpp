@@ -22,6 +22,9 @@ enum class error {
     timeout,
     /// `write_line` was given text that contains `'\n'`; nothing was sent.
     newline_in_line,
+    /// `start_tls` found bytes received in clear after the last line read,
+    /// where the TLS handshake should have begun; the connection is closed.
+    input_before_tls,
 };
 
 namespace detail {
@@ -37,6 +40,7 @@ public:
         case error::partial_line: return "peer closed the connection in the middle of a line";
         case error::timeout: return "operation timed out";
         case error::newline_in_line: return "line to write contains a newline";
+        case error::input_before_tls: return "bytes received in clear before the TLS handshake";
         }
         return "unknown coline error";
     }
@@ -47,6 +51,7 @@ public:
         case error::line_too_long: return std::errc::message_size;
         case error::timeout: return std::errc::timed_out;
         case error::newline_in_line: return std::errc::invalid_argument;
+        case error::input_before_tls: return std::errc::protocol_error;
         default: return {value, *this};
         }
     }

@@ -121,8 +121,8 @@ class session_driver {
 public:
     explicit session_driver(session_handler handler, connection_options options = server_options{}.connection,
                             duration limit = default_limit)
-        : pair_(std::make_unique<connection_pair>(make_connection_pair(io_, options))),
-          handler_(std::move(handler)),
+        : handler_(std::move(handler)),
+          pair_(std::make_unique<connection_pair>(make_connection_pair(io_, options))),
           limit_(limit)
     {
         asio::co_spawn(io_, run_handler(), asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e) {
@@ -141,10 +141,7 @@ public:
         pair_->server.close();
         pair_->client.close();
         cancel_.emit(asio::cancellation_type::terminal);
-        const auto give_up = coline::detail::time_after(limit_);
-        io_.restart();
-        while (!finished_ && io_.run_one_until(give_up) != 0) {
-        }
+        finish_within(limit_);
         if (!finished_) {
             // A handler that ignores cancellation still refers to its connection:
             // leak the pair rather than free it under the handler's feet.
@@ -156,11 +153,18 @@ public:
     }
 
     /// The next line the handler wrote, or an empty optional once the handler
-    /// has returned and every line it wrote was read.
+    /// has returned and every line it wrote was read. If the handler ended
+    /// with an exception, that exception comes out here instead of the end
+    /// (and out of `finish()`), so a failing handler cannot pass for one that ended.
     std::optional<std::string> read_line()
     {
         auto line = run(io_, coline::read_line(pair_->client, limit_), limit_ + std::chrono::seconds{1});
-        return line ? std::optional<std::string>(*line) : std::nullopt;
+        if (line)
+            return std::string(*line);
+        finish_within(std::chrono::seconds{1}); // the end came: the handler is returning
+        if (error_)
+            std::rethrow_exception(error_);
+        return std::nullopt;
     }
 
     /// Sends `text` + "\n" to the handler.
@@ -183,14 +187,11 @@ public:
     /// throws `std::system_error` with `error::timeout` after the limit.
     void finish()
     {
-        const auto give_up = coline::detail::time_after(limit_);
-        io_.restart();
-        while (!finished_ && io_.run_one_until(give_up) != 0) {
-        }
+        finish_within(limit_);
         if (!finished_)
             throw std::system_error(error::timeout, "coline::testing::session_driver::finish");
         if (error_)
-            std::rethrow_exception(std::exchange(error_, nullptr));
+            std::rethrow_exception(error_);
     }
 
     /// Whether the handler has returned (runs nothing).
@@ -201,6 +202,14 @@ public:
     asio::io_context& io() noexcept { return io_; }
 
 private:
+    void finish_within(duration limit)
+    {
+        const auto give_up = coline::detail::time_after(limit);
+        io_.restart();
+        while (!finished_ && io_.run_one_until(give_up) != 0) {
+        }
+    }
+
     asio::awaitable<void> run_handler()
     {
         std::exception_ptr error;
@@ -217,11 +226,14 @@ private:
             std::rethrow_exception(error);
     }
 
-    asio::io_context io_{1};                // first, so destroyed last: after every I/O object on it
-    std::unique_ptr<connection_pair> pair_; // on the heap, so that it can outlive a handler that never ends
+    // Destroyed in reverse order: the connections before the io_context they
+    // use, and the io_context (with any coroutine frame it still holds)
+    // before the handler and the signal those frames refer to.
     session_handler handler_;
-    duration limit_;
     asio::cancellation_signal cancel_;
+    asio::io_context io_{1};
+    std::unique_ptr<connection_pair> pair_; // on the heap, so that it can outlive a handler that never ends
+    duration limit_;
     std::exception_ptr error_;
     bool finished_ = false;
 };
