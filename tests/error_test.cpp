@@ -10,8 +10,10 @@ TEST_CASE("coline's errors have their own category, messages and portable condit
     CHECK(timeout == std::errc::timed_out);
     CHECK(std::error_code(error::line_too_long) == std::errc::message_size);
     CHECK(std::error_code(error::newline_in_line) == std::errc::invalid_argument);
+    CHECK(std::error_code(error::input_before_tls) == std::errc::protocol_error);
     CHECK(std::error_code(error::partial_line) != std::errc::timed_out);
-    for (auto e : {error::line_too_long, error::partial_line, error::timeout, error::newline_in_line}) {
+    for (auto e : {error::line_too_long, error::partial_line, error::timeout, error::newline_in_line,
+                   error::input_before_tls}) {
         const std::error_code ec = e;
         CHECK(ec);
         CHECK(ec.message() != "unknown coline error");
