@@ -47,10 +47,11 @@ run "g++ with pkg-config" "$work/pkg_config"
 
 # Meson: coline as a subproject, found by dependency('coline').
 mkdir -p "$work/consumer/meson_subproject/subprojects"
-cp tests/consumer/main.cpp "$work/consumer/"
+cp tests/consumer/main.cpp tests/consumer/tls_main.cpp "$work/consumer/"
 cp tests/consumer/meson_subproject/meson.build "$work/consumer/meson_subproject/"
 ln -s "$root" "$work/consumer/meson_subproject/subprojects/coline"
 meson setup "$work/meson" "$work/consumer/meson_subproject" >/dev/null
 meson compile -C "$work/meson" >/dev/null
 run "Meson subproject" "$work/meson/consumer"
-echo "consumers: 7 passed, 0 failed"
+run "Meson subproject, dependency('coline-tls')" "$work/meson/consumer_tls"
+echo "consumers: 8 passed, 0 failed"
