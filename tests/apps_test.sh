@@ -4,52 +4,15 @@
 #   apps_test.sh ECHO CHAT KV_SERVER KV_CLIENT
 set -uo pipefail
 echo_server=$1 chat=$2 kv_server=$3 kv_client=$4
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-passed=0 failed=0
+source "$(dirname "$0")/script_support.sh"
 
 if ! command -v nc >/dev/null; then
     echo "skipped: nc is not installed"
     exit 0
 fi
 
-check() { # name, then a command that must succeed
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
-}
-same() { diff -u "$1" "$2" >&2; }
 not() { ! "$@"; }
 reads_to_end() { timeout 30 cat <&"$1" >/dev/null; } # fd: within 30 s
-
-# Starts a listening program in the background; sets pid and port. Waits (at most 5 s)
-# for its "Listening on HOST:PORT" line.
-start() { # out-file, program, args...
-    local out=$1; shift
-    "$@" >"$work/$out.out" 2>"$work/$out.err" &
-    pid=$!
-    for _ in $(seq 100); do
-        port=$(sed -n 's/^Listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/$out.err")
-        [ -n "$port" ] && return 0
-        sleep 0.05
-    done
-    echo "$* did not start: $(cat "$work/$out.err")" >&2
-    return 1
-}
-
-# Waits (at most 10 s) for process $1 to exit and sets status to its exit code.
-wait_exit() {
-    for _ in $(seq 200); do
-        kill -0 "$1" 2>/dev/null || { wait "$1"; status=$?; return 0; }
-        sleep 0.05
-    done
-    status=timeout
-}
-
-wait_for_text() { # file, text: waits (at most 10 s) until the file holds the text
-    for _ in $(seq 200); do grep -qF -- "$2" "$1" && return 0; sleep 0.05; done
-    echo "$1 does not hold: $2" >&2
-    return 1
-}
 
 stops_on_sigterm() { # pid
     kill -TERM "$1"
@@ -198,5 +161,4 @@ exec 7<&-
 check "chat exits 0 on SIGTERM with clients connected" stops_on_sigterm "$pid"
 exec 4>&- 5>&-
 
-echo "apps: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish apps

@@ -35,6 +35,24 @@ inline tcp::acceptor loopback_acceptor(asio::io_context& io, int backlog = asio:
     return acceptor;
 }
 
+/// An acceptor on ::1 with a port the kernel picked, or a closed one (and a
+/// message saying the test is skipped) on a machine without IPv6.
+inline tcp::acceptor ipv6_loopback_acceptor(asio::io_context& io)
+{
+    tcp::acceptor acceptor(io);
+    std::error_code ec;
+    acceptor.open(tcp::v6(), ec);
+    if (!ec)
+        acceptor.bind({asio::ip::address_v6::loopback(), 0}, ec);
+    if (!ec)
+        acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        MESSAGE("skipped: this machine has no ::1 (" << ec.message() << ")");
+        acceptor.close(ec);
+    }
+    return acceptor;
+}
+
 inline std::string port_of(const tcp::acceptor& acceptor)
 {
     return std::to_string(acceptor.local_endpoint().port());

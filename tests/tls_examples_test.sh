@@ -4,15 +4,7 @@
 #   tls_examples_test.sh TLS_SERVER TLS_CLIENT
 set -uo pipefail
 server=$1 client=$2
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-passed=0 failed=0
-check() { # name, then a command that must succeed
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
-}
-same() { diff -u "$1" "$2" >&2; }
-contains() { grep -qF -- "$2" "$1" || { echo "no '$2' in: $(cat "$1")" >&2; return 1; }; }
+source "$(dirname "$0")/script_support.sh"
 
 certificate() { # name, subjectAltName
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
@@ -21,14 +13,8 @@ certificate() { # name, subjectAltName
 certificate localhost DNS:localhost,IP:127.0.0.1 || { echo "FAILED: openssl could not make a certificate"; exit 1; }
 certificate stranger DNS:stranger.test
 
-"$server" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do
-    port=$(sed -n 's/^Listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/server.err")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] || { echo "FAILED: tls_server did not start: $(cat "$work/server.err")"; exit 1; }
+start server "$server" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" || exit 1
+server_pid=$pid
 
 "$client" localhost "$port" "$work/localhost.pem" >"$work/client.out" 2>&1
 check "tls_client exits 0" test $? -eq 0
@@ -56,5 +42,4 @@ kill -TERM "$server_pid"; wait "$server_pid"
 check "tls_server exits 0 on SIGTERM" test $? -eq 0
 check "tls_server logged the lines it got" test "$(grep -c '^Buffer: SOME data$' "$work/server.out")" -eq 2
 
-echo "tls examples: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish "tls examples"

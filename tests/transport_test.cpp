@@ -59,16 +59,9 @@ struct socket_path {
 TEST_CASE("IPv6: the tutorial's exchange over ::1" * doctest::timeout(10))
 {
     asio::io_context io;
-    tcp::acceptor acceptor(io);
-    std::error_code ec;
-    acceptor.open(tcp::v6(), ec);
-    if (!ec)
-        acceptor.bind({asio::ip::address_v6::loopback(), 0}, ec);
-    if (ec) {
-        MESSAGE("skipped: this machine has no ::1 (" << ec.message() << ")");
+    auto acceptor = ipv6_loopback_acceptor(io);
+    if (!acceptor.is_open())
         return;
-    }
-    acceptor.listen();
     asio::co_spawn(io, serve_one(acceptor), asio::detached);
     const std::string port = std::to_string(acceptor.local_endpoint().port());
     auto client = [](std::string port) -> asio::awaitable<std::vector<std::string>> {
