@@ -4,6 +4,7 @@
 //
 //   chat [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)
 #include "chat_room.hpp"
+#include "command_line.hpp"
 
 #include <coline/coline.hpp>
 
@@ -65,7 +66,7 @@ asio::awaitable<void> session(coline::connection& conn, chat_room& room)
 }
 
 int main(int argc, char* argv[])
-{
+try {
     const std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     const std::string port = argc > 2 ? argv[2] : "10008";
     chat_room room;
@@ -83,6 +84,9 @@ int main(int argc, char* argv[])
             fmt::print(stderr, "client dropped: {}\n", e.what());
         }
     };
-    coline::serve({asio::ip::make_address(host), static_cast<unsigned short>(std::stoul(port))},
+    coline::serve(listen_endpoint(host, port),
                   [&room](coline::connection& conn) { return session(conn, room); }, options);
+} catch (const std::exception& e) { // a bad argument, an address in use, ...
+    fmt::print(stderr, "chat: {}\n", e.what());
+    return 1;
 }

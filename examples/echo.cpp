@@ -1,6 +1,8 @@
 // An echo server: sends every line back to the client that sent it.
 //
 //   echo [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)
+#include "command_line.hpp"
+
 #include <coline/coline.hpp>
 
 #include <fmt/core.h>
@@ -15,7 +17,7 @@ asio::awaitable<void> session(coline::connection& conn)
 }
 
 int main(int argc, char* argv[])
-{
+try {
     const std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     const std::string port = argc > 2 ? argv[2] : "10008";
     coline::server_options options;
@@ -23,5 +25,8 @@ int main(int argc, char* argv[])
         fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
     };
     // Until SIGINT/SIGTERM; a client that breaks the limits (a line over 64 KiB, ...) is just closed.
-    coline::serve({asio::ip::make_address(host), static_cast<unsigned short>(std::stoul(port))}, session, options);
+    coline::serve(listen_endpoint(host, port), session, options);
+} catch (const std::exception& e) { // a bad argument, an address in use, ...
+    fmt::print(stderr, "echo: {}\n", e.what());
+    return 1;
 }

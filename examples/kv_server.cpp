@@ -7,6 +7,8 @@
 //                                                    key or value too long, store full, line too long)
 //
 //   kv_server [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)
+#include "command_line.hpp"
+
 #include <coline/coline.hpp>
 
 #include <fmt/core.h>
@@ -79,7 +81,7 @@ asio::awaitable<void> session(coline::connection& conn)
 }
 
 int main(int argc, char* argv[])
-{
+try {
     const std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     const std::string port = argc > 2 ? argv[2] : "10008";
     coline::server_options options;
@@ -87,5 +89,8 @@ int main(int argc, char* argv[])
     options.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
         fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
     };
-    coline::serve({asio::ip::make_address(host), static_cast<unsigned short>(std::stoul(port))}, session, options);
+    coline::serve(listen_endpoint(host, port), session, options);
+} catch (const std::exception& e) { // a bad argument, an address in use, ...
+    fmt::print(stderr, "kv_server: {}\n", e.what());
+    return 1;
 }

@@ -2,6 +2,8 @@
 // line with "Information received", serving all clients at once.
 //
 //   server [host] [port] [--max-clients N] [--threads N] [--quiet]    (default 127.0.0.1 10008)
+#include "command_line.hpp"
+
 #include <coline/coline.hpp>
 
 #include <fmt/core.h>
@@ -37,7 +39,7 @@ asio::awaitable<void> session(coline::connection& conn)
 }
 
 int main(int argc, char* argv[])
-{
+try {
     std::string host = "127.0.0.1", port = "10008";
     coline::server_options options;
     options.refusal_line = "not connect";
@@ -46,9 +48,9 @@ int main(int argc, char* argv[])
         if (arg == "--quiet")
             quiet = true;
         else if (arg == "--max-clients" && i + 1 < argc)
-            options.max_clients = std::stoul(argv[++i]);
+            options.max_clients = number_argument(argv[++i], 1'000'000, "client count");
         else if (arg == "--threads" && i + 1 < argc)
-            options.threads = std::stoul(argv[++i]);
+            options.threads = number_argument(argv[++i], 256, "thread count");
         else
             (positional++ == 0 ? host : port) = arg;
     }
@@ -65,5 +67,8 @@ int main(int argc, char* argv[])
 
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ); // log lines show as they happen, even in a pipe
     // SIGINT/SIGTERM: stop accepting, answer the lines already received, exit 0.
-    coline::serve({asio::ip::make_address(host), static_cast<unsigned short>(std::stoul(port))}, session, options);
+    coline::serve(listen_endpoint(host, port), session, options);
+} catch (const std::exception& e) { // a bad argument, an address in use, ...
+    fmt::print(stderr, "server: {}\n", e.what());
+    return 1;
 }

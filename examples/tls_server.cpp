@@ -4,6 +4,8 @@
 //   tls_server HOST PORT CERT.pem KEY.pem
 //
 // A throwaway certificate for trying it out: see examples/README.md.
+#include "command_line.hpp"
+
 #include <coline/coline.hpp>
 #include <coline/tls.hpp>
 
@@ -50,7 +52,7 @@ asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, asio::ssl::conte
 }
 
 int main(int argc, char* argv[])
-{
+try {
     if (argc != 5) {
         fmt::print(stderr, "usage: tls_server HOST PORT CERT.pem KEY.pem\n");
         return 2;
@@ -60,7 +62,7 @@ int main(int argc, char* argv[])
     tls.use_private_key_file(argv[4], asio::ssl::context::pem);
 
     asio::io_context io;
-    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address(argv[1]), static_cast<unsigned short>(std::stoul(argv[2]))});
+    asio::ip::tcp::acceptor acceptor(io, listen_endpoint(argv[1], argv[2]));
     fmt::print(stderr, "Listening on {}:{}\n", acceptor.local_endpoint().address().to_string(),
                acceptor.local_endpoint().port());
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
@@ -70,4 +72,7 @@ int main(int argc, char* argv[])
     signals.async_wait([&](std::error_code, int) { io.stop(); });
     asio::co_spawn(io, listen(acceptor, tls), asio::detached);
     io.run();
+} catch (const std::exception& e) { // a bad argument, a missing certificate, an address in use, ...
+    fmt::print(stderr, "tls_server: {}\n", e.what());
+    return 1;
 }

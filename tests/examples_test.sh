@@ -69,4 +69,20 @@ else
     echo "skipped: php with the sockets extension is not installed"
 fi
 
+# 7. Bad arguments and a taken port: a one-line reason and exit status 1, not a crash.
+fails_with() { # text, command...: the command exits 1 and says text on stderr
+    local text=$1; shift
+    "$@" >/dev/null 2>"$work/error.txt"
+    local status=$?
+    [ "$status" -eq 1 ] || { echo "exit status $status: $(cat "$work/error.txt")" >&2; return 1; }
+    contains "$work/error.txt" "$text"
+}
+check "a port over 65535 is refused" fails_with "server: not a port number (0 to 65535): '70000'" "$server" 127.0.0.1 70000
+check "a port that is not a number is refused" fails_with "not a port number" "$server" 127.0.0.1 http
+check "a host that is not an IP address is refused" fails_with "server: not an IP address: 'nowhere'" "$server" nowhere 0
+check "a bad --threads is refused" fails_with "not a thread count" "$server" 127.0.0.1 0 --threads many
+start taken "$server" 127.0.0.1 0 || exit 1
+check "a port in use is reported" fails_with "Address already in use" "$server" 127.0.0.1 "$port"
+kill "$pid"
+
 finish examples
