@@ -140,3 +140,15 @@ TEST_CASE("make_connection_pair: the two ends talk, with the options asked for")
     REQUIRE(line);
     CHECK(*line == "hello");
 }
+
+TEST_CASE("run: a task waiting for something that can never happen is a logic_error, not a hang")
+{
+    asio::io_context io;
+    // An operation that drops its completion handler: nothing is left to run.
+    auto never = []() -> asio::awaitable<void> {
+        co_await asio::async_initiate<decltype(asio::use_awaitable), void()>([](auto) {}, asio::use_awaitable);
+    };
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(testing::run(io, never(), 10s), std::logic_error);
+    CHECK(std::chrono::steady_clock::now() - start < 5s); // at once, not at the limit
+}

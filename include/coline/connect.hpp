@@ -50,16 +50,8 @@ connect_endpoint_op(Endpoint endpoint, duration timeout, connection_options opti
 {
     const auto executor = co_await asio::this_coro::executor;
     connection_for<Endpoint> conn(typename Endpoint::protocol_type::socket(executor), options);
-    std::error_code ec;
-
-    deadline<asio::any_io_executor> deadline(executor);
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-    deadline.start(timeout);
-    co_await conn.stream().async_connect(
-        endpoint,
-        asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
-    if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
-        ec = error::timeout;
+    const std::error_code ec =
+        co_await within(timeout, [&conn, &endpoint](auto token) { return conn.stream().async_connect(endpoint, token); });
     if (ec)
         conn.close();
     else

@@ -48,22 +48,6 @@ struct decoded_bytes<asio::ssl::stream<Stream>> {
     }
 };
 
-// The TLS handshake on a connected stream, within `limit`.
-inline asio::awaitable<std::error_code> handshake(tls_connection& conn, asio::ssl::stream_base::handshake_type type,
-                                                  duration limit)
-{
-    std::error_code ec;
-    deadline<asio::any_io_executor> deadline(co_await asio::this_coro::executor);
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-    deadline.start(limit);
-    co_await conn.stream().async_handshake(
-        type,
-        asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
-    if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
-        ec = error::timeout;
-    co_return ec;
-}
-
 inline duration time_left(std::chrono::steady_clock::time_point due)
 {
     if (due == std::chrono::steady_clock::time_point::max())
@@ -94,9 +78,9 @@ start_tls_op(connection& plain, asio::ssl::context& context, const std::string* 
         conn.stream().set_verify_mode(asio::ssl::verify_peer);
         conn.stream().set_verify_callback(asio::ssl::host_name_verification(*host));
     }
+    const auto side = host ? asio::ssl::stream_base::client : asio::ssl::stream_base::server;
     if (!ec)
-        ec = co_await handshake(conn, host ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
-                                time_left(due));
+        ec = co_await within(time_left(due), [&conn, side](auto token) { return conn.stream().async_handshake(side, token); });
     if (ec)
         conn.close();
     co_return std::tuple{ec, std::move(conn)};
@@ -256,13 +240,8 @@ inline asio::awaitable<std::error_code> shutdown_tls(tls_connection& conn, durat
     auto [ec] = co_await flush(conn, timeout, as_tuple);
     if (ec)
         co_return ec;
-    detail::deadline<asio::any_io_executor> deadline(co_await asio::this_coro::executor);
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-    deadline.start(detail::time_left(due));
-    co_await conn.stream().async_shutdown(
-        asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
-    if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
-        ec = error::timeout;
+    ec = co_await detail::within(detail::time_left(due),
+                                 [&conn](auto token) { return conn.stream().async_shutdown(token); });
     if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
         ec.clear(); // the peer closed after our close_notify: the end we wanted
     co_return ec;

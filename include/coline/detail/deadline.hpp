@@ -2,6 +2,7 @@
 #pragma once
 
 #include <coline/detail/config.hpp>
+#include <coline/error.hpp>
 #include <coline/timeout.hpp>
 
 #include <cstdint>
@@ -143,5 +144,25 @@ private:
     timer_type timer_;
     std::shared_ptr<state_type> state_;
 };
+
+/// Awaits one Asio operation within `limit`, on a deadline of its own (for
+/// operations done once per connection, not per line): `operation(token)`
+/// starts it with the completion token to use. Returns its error, or
+/// error::timeout if the limit passed first.
+///
+///     auto ec = co_await within(5s, [&socket, at](auto token) { return socket.async_connect(at, token); });
+template <class Operation>
+asio::awaitable<std::error_code> within(duration limit, Operation operation)
+{
+    std::error_code ec;
+    deadline<asio::any_io_executor> deadline(co_await asio::this_coro::executor);
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    deadline.start(limit);
+    co_await operation(
+        asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
+    if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
+        ec = error::timeout;
+    co_return ec;
+}
 
 } // namespace coline::detail
