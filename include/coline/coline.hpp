@@ -7,6 +7,8 @@
 #include <coline/connection.hpp>
 #include <coline/error.hpp>
 #include <coline/read_line.hpp>
+#include <coline/run_server.hpp>
 #include <coline/server.hpp>
 #include <coline/timeout.hpp>
+#include <coline/transport.hpp>
 #include <coline/write_line.hpp>

@@ -1,33 +1,67 @@
-// connect: a client's connection to a host and port.
+// connect: a client's connection to a host and port, or to an endpoint.
 #pragma once
 
-#include <coline/accept.hpp>
 #include <coline/connection.hpp>
 #include <coline/error.hpp>
 
+#include <concepts>
+#include <cstdint>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <tuple>
+#include <utility>
 
 COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
 namespace coline {
+
+/// The port to connect to: a number (`10008`) or a service name (`"http"`,
+/// `"10008"`), as the resolver takes it. A number outside 0 to 65535 makes
+/// `connect` fail with `std::errc::invalid_argument`.
+class port {
+public:
+    /// A port number.
+    template <std::integral Number>
+    port(Number number) // NOLINT(google-explicit-constructor): connect(host, 10008)
+        : text_(number >= 0 && static_cast<unsigned long long>(number) <= 65535 ? std::to_string(number)
+                                                                                : std::string())
+    {
+    }
+    /// A service name or a port number written out.
+    port(std::string service) : text_(std::move(service)) {} // NOLINT(google-explicit-constructor)
+    /// A service name or a port number written out.
+    port(std::string_view service) : text_(service) {} // NOLINT(google-explicit-constructor)
+    /// A service name or a port number written out.
+    port(const char* service) : text_(service) {} // NOLINT(google-explicit-constructor)
+
+    /// What the resolver is given; empty for a number out of range.
+    const std::string& service() const noexcept { return text_; }
+
+private:
+    std::string text_;
+};
+
 namespace detail {
 
-inline asio::awaitable<std::tuple<std::error_code, connection>>
-connect_op(std::string_view host, std::string_view port, duration timeout, connection_options options)
+template <error_style Style>
+asio::awaitable<result<Style, connection>> connect_op(std::string host, port service, duration timeout)
 {
     const auto executor = co_await asio::this_coro::executor;
-    connection conn(asio::ip::tcp::socket(executor), options);
+    connection conn{asio::ip::tcp::socket(executor)};
     std::error_code ec;
+    if (service.service().empty())
+        ec = std::make_error_code(std::errc::invalid_argument);
 
     deadline<asio::any_io_executor> deadline(executor);
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     deadline.start(timeout);
     asio::ip::tcp::resolver resolver(executor);
-    const auto endpoints = co_await resolver.async_resolve(
-        host, port,
-        asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
+    asio::ip::tcp::resolver::results_type endpoints;
+    if (!ec)
+        endpoints = co_await resolver.async_resolve(
+            host, service.service(),
+            asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
     if (!ec && !deadline.expired())
         co_await asio::async_connect(
             conn.stream(), endpoints,
@@ -38,101 +72,78 @@ connect_op(std::string_view host, std::string_view port, duration timeout, conne
         conn.close(); // a failed range connect leaves the last socket it tried open
     else
         tune_for_lines(conn.stream());
-    co_return std::tuple{ec, std::move(conn)};
+    co_return complete<Style>(ec, std::move(conn), "coline::connect");
 }
 
-template <class Endpoint>
-using connection_for = basic_connection<typename Endpoint::protocol_type::socket>;
-
-template <class Endpoint>
-asio::awaitable<std::tuple<std::error_code, connection_for<Endpoint>>>
-connect_endpoint_op(Endpoint endpoint, duration timeout, connection_options options)
+template <error_style Style, stream_endpoint Endpoint>
+asio::awaitable<result<Style, socket_connection<typename Endpoint::protocol_type>>>
+connect_endpoint_op(Endpoint endpoint, duration timeout)
 {
-    const auto executor = co_await asio::this_coro::executor;
-    connection_for<Endpoint> conn(typename Endpoint::protocol_type::socket(executor), options);
+    using protocol = typename Endpoint::protocol_type;
+    socket_connection<protocol> conn(typename protocol::socket(co_await asio::this_coro::executor));
     const std::error_code ec =
         co_await within(timeout, [&conn, &endpoint](auto token) { return conn.stream().async_connect(endpoint, token); });
     if (ec)
         conn.close();
     else
         tune_for_lines(conn.stream());
-    co_return std::tuple{ec, std::move(conn)};
+    co_return complete<Style>(ec, std::move(conn), "coline::connect");
 }
-
-template <class T>
-concept stream_endpoint = requires { typename T::protocol_type::socket; };
 
 } // namespace detail
 
 /// Awaits a TCP connection to `host` (a name, an IPv4 or an IPv6 address) on
-/// `port` (a number or a service name), trying each address the name resolves
-/// to in turn. The time limit covers connecting, and resolving when the
-/// resolver answers at all: Asio 1.22 cannot cancel a name lookup
-/// (getaddrinfo), so a lookup that hangs holds `connect` until it returns.
+/// `service` (a port number or a service name), trying each address the name
+/// resolves to in turn. The arguments are copied: temporaries are fine. The
+/// connection has default options; set `conn.options()` after.
 ///
-///     auto conn = co_await coline::connect("127.0.0.1", "10008", std::chrono::seconds{5});
+/// The time limit covers connecting, and resolving when the resolver answers
+/// at all: Asio cannot cancel a name lookup (getaddrinfo), so a lookup that
+/// hangs holds `connect` until it returns.
 ///
-/// Throws `std::system_error` with `error::timeout`, or Asio's errors
-/// (`asio::error::connection_refused`, `asio::error::host_not_found`, ...).
-inline asio::awaitable<connection> connect(std::string_view host, std::string_view port,
-                                           duration timeout = no_timeout, connection_options options = {})
+///     auto conn = co_await coline::connect("127.0.0.1", 10008, std::chrono::seconds{5});
+///     auto [ec, conn] = co_await coline::connect("::1", "10008", coline::as_tuple);
+///
+/// Errors: `error::timeout`, or Asio's (`asio::error::connection_refused`,
+/// `asio::error::host_not_found`, ...). With `coline::as_tuple`, the
+/// connection holds a closed socket on error.
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, connection>> connect(std::string host, port service, Style = Style{})
 {
-    auto [ec, conn] = co_await detail::connect_op(host, port, timeout, options);
-    if (ec)
-        throw std::system_error(ec, "coline::connect");
-    co_return std::move(conn);
+    return detail::connect_op<Style>(std::move(host), std::move(service), no_timeout);
 }
 
-/// `connect` that reports errors instead of throwing them; on error the
-/// connection holds a closed socket.
-///
-///     auto [ec, conn] = co_await coline::connect("::1", "10008", std::chrono::seconds{5}, coline::as_tuple);
-inline asio::awaitable<std::tuple<std::error_code, connection>>
-connect(std::string_view host, std::string_view port, duration timeout, as_tuple_t, connection_options options = {})
+/// `connect` to a host within `timeout`.
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, connection>> connect(std::string host, port service, duration timeout,
+                                                   Style = Style{})
 {
-    return detail::connect_op(host, port, timeout, options);
+    return detail::connect_op<Style>(std::move(host), std::move(service), timeout);
 }
 
-/// The non-throwing `connect` without a time limit.
-inline asio::awaitable<std::tuple<std::error_code, connection>>
-connect(std::string_view host, std::string_view port, as_tuple_t, connection_options options = {})
-{
-    return detail::connect_op(host, port, no_timeout, options);
-}
-
-/// Awaits a connection to an endpoint of any stream protocol: TCP
+/// Awaits a connection to an endpoint of a stream protocol: TCP
 /// (`asio::ip::tcp::endpoint`, no name to resolve) or a Unix domain socket
-/// (`asio::local::stream_protocol::endpoint`, a path).
+/// (`asio::local::stream_protocol::endpoint`, a path). A datagram endpoint
+/// (UDP) does not compile.
 ///
 ///     auto conn = co_await coline::connect(asio::local::stream_protocol::endpoint{"/run/app.sock"});
 ///
-/// Throws `std::system_error` with `error::timeout`, or Asio's errors
-/// (`asio::error::connection_refused`; for a Unix socket path that does not
-/// exist, ENOENT in Asio's system category: "No such file or directory"; ...).
-template <detail::stream_endpoint Endpoint>
-asio::awaitable<detail::connection_for<Endpoint>> connect(Endpoint endpoint, duration timeout = no_timeout,
-                                                          connection_options options = {})
+/// Errors: `error::timeout`, or Asio's (`asio::error::connection_refused`;
+/// for a Unix socket path that does not exist, ENOENT in Asio's system
+/// category: "No such file or directory"; ...).
+template <stream_endpoint Endpoint, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, socket_connection<typename Endpoint::protocol_type>>> connect(Endpoint endpoint,
+                                                                                           Style = Style{})
 {
-    auto [ec, conn] = co_await detail::connect_endpoint_op(std::move(endpoint), timeout, options);
-    if (ec)
-        throw std::system_error(ec, "coline::connect");
-    co_return std::move(conn);
+    return detail::connect_endpoint_op<Style>(std::move(endpoint), no_timeout);
 }
 
-/// `connect` to an endpoint that reports errors instead of throwing them.
-template <detail::stream_endpoint Endpoint>
-asio::awaitable<std::tuple<std::error_code, detail::connection_for<Endpoint>>>
-connect(Endpoint endpoint, duration timeout, as_tuple_t, connection_options options = {})
+/// `connect` to an endpoint within `timeout`.
+template <stream_endpoint Endpoint, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, socket_connection<typename Endpoint::protocol_type>>>
+connect(Endpoint endpoint, duration timeout, Style = Style{})
 {
-    return detail::connect_endpoint_op(std::move(endpoint), timeout, options);
-}
-
-/// The non-throwing `connect` to an endpoint, without a time limit.
-template <detail::stream_endpoint Endpoint>
-asio::awaitable<std::tuple<std::error_code, detail::connection_for<Endpoint>>>
-connect(Endpoint endpoint, as_tuple_t, connection_options options = {})
-{
-    return detail::connect_endpoint_op(std::move(endpoint), no_timeout, options);
+    return detail::connect_endpoint_op<Style>(std::move(endpoint), timeout);
 }
 
 } // namespace coline

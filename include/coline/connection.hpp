@@ -7,8 +7,10 @@
 #include <coline/detail/line_buffer.hpp>
 #include <coline/timeout.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <exception>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,10 +52,16 @@ struct connection_access;
 ///
 ///     coline::connection conn = co_await coline::accept(acceptor);
 ///     conn.options().read_timeout = std::chrono::seconds{30};
+///
+/// `Stream` is any Asio stream with `async_read_some`, `async_write_some`,
+/// `get_executor` and `lowest_layer`; see `connection`, `local_connection`
+/// and `tls_connection`.
 template <class Stream>
 class basic_connection {
 public:
+    /// The stream the connection owns.
     using stream_type = Stream;
+    /// The executor its operations run on.
     using executor_type = typename Stream::executor_type;
 
     /// Takes over a stream that is already connected.
@@ -66,16 +74,22 @@ public:
     {
     }
 
+    /// Moves the stream, the buffers and the limits (not while an operation is in progress).
     basic_connection(basic_connection&&) noexcept = default;
+    /// Moves the stream, the buffers and the limits (not while an operation is in progress).
     basic_connection& operator=(basic_connection&&) noexcept = default;
 
     /// The underlying stream, for socket options, endpoints and the like.
     Stream& stream() noexcept { return stream_; }
+    /// The underlying stream.
     const Stream& stream() const noexcept { return stream_; }
 
+    /// The stream's executor.
     executor_type get_executor() noexcept { return stream_.get_executor(); }
 
+    /// The connection's limits; changes apply from the next operation on.
     connection_options& options() noexcept { return options_; }
+    /// The connection's limits.
     const connection_options& options() const noexcept { return options_; }
 
     /// Bytes received but not yet returned by `read_line`: the start of the
@@ -131,16 +145,44 @@ private:
     std::error_code write_failed_;        // once a write failed, every later one fails alike
 };
 
-/// A connection over TCP, what `accept` and `connect` return.
-using connection = basic_connection<asio::ip::tcp::socket>;
+/// A stream protocol of Asio's: one whose sockets are
+/// `asio::basic_stream_socket`s (`asio::ip::tcp`,
+/// `asio::local::stream_protocol`). UDP and other datagram protocols are not.
+template <class Protocol>
+concept stream_protocol = requires {
+    typename Protocol::endpoint;
+    typename Protocol::socket;
+} && std::same_as<typename Protocol::socket, asio::basic_stream_socket<Protocol>>;
+
+/// An endpoint of a stream protocol: what `connect` and the servers take.
+/// `asio::ip::udp::endpoint` is rejected at compile time.
+template <class Endpoint>
+concept stream_endpoint = requires { typename Endpoint::protocol_type; } && stream_protocol<typename Endpoint::protocol_type>;
+
+/// A connection over a socket of `Protocol`: what `accept` returns for an
+/// acceptor of that protocol, and `connect` for an endpoint of it.
+template <stream_protocol Protocol, class Executor = asio::any_io_executor>
+using socket_connection = basic_connection<asio::basic_stream_socket<Protocol, Executor>>;
+
+/// A connection over TCP.
+using connection = socket_connection<asio::ip::tcp>;
 
 #if defined(ASIO_HAS_LOCAL_SOCKETS)
-/// A connection over a Unix domain socket (`asio::local::stream_protocol`):
-/// what `accept` gives for a local acceptor, and `connect` for a local endpoint.
-using local_connection = basic_connection<asio::local::stream_protocol::socket>;
+/// A connection over a Unix domain socket (`asio::local::stream_protocol`).
+using local_connection = socket_connection<asio::local::stream_protocol>;
 #endif
 
 namespace detail {
+
+// Line protocols exchange small messages: do not let Nagle hold them back.
+template <class Socket>
+void tune_for_lines(Socket& socket)
+{
+    if constexpr (std::is_same_v<typename Socket::protocol_type, asio::ip::tcp>) {
+        std::error_code ignored;
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    }
+}
 
 // Lets read_line and write_line reach a connection's buffers; not for users.
 struct connection_access {

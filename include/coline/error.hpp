@@ -1,9 +1,12 @@
 // Errors that coline itself reports, and the non-throwing calling style.
 #pragma once
 
+#include <concepts>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 
 namespace coline {
 
@@ -72,17 +75,71 @@ inline std::error_code make_error_code(error e) noexcept
     return {static_cast<int>(e), error_category()};
 }
 
-/// Selects the non-throwing form of an operation: it returns
-/// `std::tuple<std::error_code, T>` instead of throwing `std::system_error`,
-/// the way `asio::experimental::as_tuple` does.
+/// The calling convention, the same for every operation: what it works on
+/// comes first, then its inputs, then an optional time limit, then the
+/// optional error style; an operation that sends text takes the text last,
+/// right after its error style (as `fmt::format_to_n` takes its size before
+/// the format string). Without a style, an operation throws
+/// `std::system_error`; with `coline::as_tuple` it returns its error code
+/// first in a tuple instead:
 ///
-///     auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+///     auto line = co_await coline::read_line(conn, 5s);                    // throws
+///     auto [ec, line] = co_await coline::read_line(conn, 5s, coline::as_tuple);
+///     auto [ec] = co_await coline::write_line(conn, coline::as_tuple, "Connect");
+struct throw_on_error_t {
+    explicit constexpr throw_on_error_t() = default;
+};
+
+/// The default error style: failures throw `std::system_error`.
+inline constexpr throw_on_error_t throw_on_error{};
+
+/// The non-throwing error style, named after `asio::as_tuple`.
 struct as_tuple_t {
     explicit constexpr as_tuple_t() = default;
 };
 
-/// The tag object for the non-throwing form: `read_line(conn, coline::as_tuple)`.
+/// Selects the non-throwing form: `read_line(conn, coline::as_tuple)`.
 inline constexpr as_tuple_t as_tuple{};
+
+/// `throw_on_error_t` or `as_tuple_t`: the two error styles.
+template <class T>
+concept error_style = std::same_as<T, throw_on_error_t> || std::same_as<T, as_tuple_t>;
+
+/// What an operation that produces a `T` returns in error style `Style`:
+/// `T` itself when it throws, `std::tuple<std::error_code, T>` with
+/// `as_tuple` (`std::tuple<std::error_code>` when `T` is `void`).
+template <error_style Style, class T>
+using result = std::conditional_t<
+    std::same_as<Style, throw_on_error_t>, T,
+    std::conditional_t<std::is_void_v<T>, std::tuple<std::error_code>, std::tuple<std::error_code, T>>>;
+
+namespace detail {
+
+// The end of every operation: throw, or hand the code over with the value.
+template <error_style Style, class T>
+result<Style, T> complete(std::error_code ec, T value, const char* what)
+{
+    if constexpr (std::same_as<Style, throw_on_error_t>) {
+        if (ec)
+            throw std::system_error(ec, what);
+        return value;
+    } else {
+        return {ec, std::move(value)};
+    }
+}
+
+template <error_style Style>
+result<Style, void> complete(std::error_code ec, const char* what)
+{
+    if constexpr (std::same_as<Style, throw_on_error_t>) {
+        if (ec)
+            throw std::system_error(ec, what);
+    } else {
+        return std::tuple{ec};
+    }
+}
+
+} // namespace detail
 
 } // namespace coline
 

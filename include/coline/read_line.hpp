@@ -15,10 +15,6 @@ COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 namespace coline {
 namespace detail {
 
-template <bool Throws>
-using read_line_result = std::conditional_t<Throws, std::optional<std::string_view>,
-                                            std::tuple<std::error_code, std::optional<std::string_view>>>;
-
 template <class Stream>
 constexpr bool can_wait_for_input = requires(Stream& s) {
     s.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
@@ -45,8 +41,9 @@ bool bytes_waiting(Stream& stream)
         return false;
 }
 
-template <bool Throws, class Stream>
-asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>& conn, duration timeout)
+template <error_style Style, class Stream>
+asio::awaitable<result<Style, std::optional<std::string_view>>> read_line_op(basic_connection<Stream>& conn,
+                                                                               duration timeout)
 {
     using access = connection_access;
     auto& input = access::input(conn);
@@ -132,13 +129,7 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
             ec = input.finish();
     }
 
-    if constexpr (Throws) {
-        if (ec)
-            throw std::system_error(ec, "coline::read_line");
-        co_return line;
-    } else {
-        co_return read_line_result<false>{ec, ec ? std::nullopt : line};
-    }
+    co_return complete<Style>(ec, ec ? std::nullopt : line, "coline::read_line");
 }
 
 } // namespace detail
@@ -153,10 +144,11 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
 /// until the next `read_line` on that connection (or until it is moved or
 /// destroyed). Copy it (`std::string{*line}`) to keep it longer.
 ///
-/// Time limit: `conn.options().read_timeout` unless given here; it covers the
-/// whole line, however many reads it takes.
+/// Time limit: `conn.options().read_timeout`, or `timeout` in the second
+/// form; it covers the whole line, however many reads it takes.
 ///
-/// Throws `std::system_error` with:
+/// Errors (thrown as `std::system_error`, or returned with `coline::as_tuple`,
+/// the line then being empty):
 /// - `error::line_too_long`: the line is longer than `options().max_line_length`.
 ///   The connection stays usable: the next call returns the line after it.
 /// - `error::partial_line`: the peer closed in the middle of a line; its bytes
@@ -169,38 +161,21 @@ asio::awaitable<read_line_result<Throws>> read_line_op(basic_connection<Stream>&
 /// After `conn.stop_reading()`, it returns the lines already received (bytes
 /// that have reached the socket included, and a line that has begun, once it
 /// is complete), then the end of the stream.
-template <class Stream>
-asio::awaitable<std::optional<std::string_view>> read_line(basic_connection<Stream>& conn)
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_connection<Stream>& conn,
+                                                                            Style = Style{})
 {
-    return detail::read_line_op<true>(conn, conn.options().read_timeout);
+    return detail::read_line_op<Style>(conn, conn.options().read_timeout);
 }
 
-/// `read_line` with its own time limit for this call.
+/// `read_line` with a time limit of its own for this call:
 ///
-///     auto line = co_await coline::read_line(conn, std::chrono::seconds{5});
-template <class Stream>
-asio::awaitable<std::optional<std::string_view>> read_line(basic_connection<Stream>& conn, duration timeout)
+///     auto [ec, line] = co_await coline::read_line(conn, std::chrono::seconds{5}, coline::as_tuple);
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_connection<Stream>& conn,
+                                                                            duration timeout, Style = Style{})
 {
-    return detail::read_line_op<true>(conn, timeout);
-}
-
-/// `read_line` that reports errors instead of throwing them: the line is
-/// empty whenever the error code is set.
-///
-///     auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
-template <class Stream>
-asio::awaitable<std::tuple<std::error_code, std::optional<std::string_view>>>
-read_line(basic_connection<Stream>& conn, as_tuple_t)
-{
-    return detail::read_line_op<false>(conn, conn.options().read_timeout);
-}
-
-/// The non-throwing `read_line` with its own time limit.
-template <class Stream>
-asio::awaitable<std::tuple<std::error_code, std::optional<std::string_view>>>
-read_line(basic_connection<Stream>& conn, duration timeout, as_tuple_t)
-{
-    return detail::read_line_op<false>(conn, timeout);
+    return detail::read_line_op<Style>(conn, timeout);
 }
 
 } // namespace coline

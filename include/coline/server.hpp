@@ -1,24 +1,22 @@
-// The server runner: accepts clients and runs a handler for each, within
-// limits, and shuts down gracefully.
+// The server: accepts clients and runs a handler for each, within limits,
+// over any transport, and shuts down gracefully.
 #pragma once
 
-#include <coline/accept.hpp>
 #include <coline/connection.hpp>
+#include <coline/detail/session_end.hpp>
+#include <coline/transport.hpp>
 #include <coline/write_line.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <exception>
 #include <functional>
 #include <list>
 #include <memory>
-#include <mutex>
-#include <stop_token>
+#include <optional>
+#include <stdexcept>
 #include <string>
-#include <thread>
-#include <vector>
 
 COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
@@ -27,13 +25,15 @@ namespace coline {
 /// What a server runs for each client: read and write lines on the
 /// connection, return when done. The server closes the connection after it
 /// returns; the handler must not leave operations running on it.
-using session_handler = std::function<asio::awaitable<void>(connection&)>;
+template <class Connection = connection>
+using session_handler = std::function<asio::awaitable<void>(Connection&)>;
 
-/// The limits and hooks of a `server`. Every field has a default that is safe
-/// to face the Internet with.
+/// The limits and hooks of a server. Every field has a default that is safe
+/// to face the Internet with; docs/limits.md says how to choose them.
 struct server_options {
-    /// Clients served at once. The one over the limit is sent `refusal_line`
-    /// (if not empty) and closed.
+    /// Clients served at once, those still in their handshake included. The
+    /// one over the limit is sent `refusal_line` (if not empty, and the
+    /// transport sends it: over TLS it is closed at once) and closed.
     std::size_t max_clients = 10'000;
     /// The line a client over `max_clients` gets, without "\n" (the server
     /// refuses to start with error::newline_in_line if it contains one).
@@ -43,10 +43,8 @@ struct server_options {
     /// per-line deadline at once: a client must complete its next line within
     /// it, so one that sends nothing, or dribbles a line a byte at a time
     /// (slowloris), is closed. `write_timeout` closes a client that does not
-    /// read its answers (the handler waits for it meanwhile: output is never
-    /// buffered beyond the line being written, or the answers to requests
-    /// already received: `coalesce_writes` is on, the server flushes after
-    /// each handler). Change fields one by one: assigning a fresh
+    /// read its answers. `coalesce_writes` is on: the server flushes after
+    /// each handler. Change fields one by one: assigning a fresh
     /// `connection_options{}` drops these defaults (no time limits at all).
     connection_options connection{
         .max_line_length = 64 * 1024,
@@ -65,90 +63,93 @@ struct server_options {
     /// before closing, so that it reads every answer rather than a reset.
     duration linger_timeout = std::chrono::seconds{1};
 
-    /// With `threads` > 1, each thread's server calls the hooks below on its
-    /// own thread (so they may run at the same time) and runs its own copy of
-    /// the handler.
-
     /// Called with every error of accept (`no_descriptors` for EMFILE,
     /// `connection_aborted`, ...). The server then waits before it tries again,
     /// 5 ms at first, doubling up to 1 s, so that it neither spins nor gives up.
     std::function<void(std::error_code)> on_accept_error;
 
-    /// Called when a handler ends with an exception. Without it, a
-    /// `std::system_error` (a client misbehaved or went away) just ends that
-    /// client, and any other exception propagates out of `io_context::run`.
+    /// Called when a handler ends with an exception, or a client's transport
+    /// failed to open (a failed TLS handshake, as `std::system_error`).
+    /// Without it, a `std::system_error` (a client misbehaved or went away)
+    /// just ends that client, and any other exception propagates out of
+    /// `io_context::run`. With several threads (`run_server`), each thread
+    /// calls it (and `on_accept_error`) on its own.
     std::function<void(std::exception_ptr)> on_handler_error;
 
-    /// For `serve()`: the number of threads, each with its own io_context and
-    /// its own acceptor on the same port (SO_REUSEPORT, so the kernel spreads
-    /// clients over them).
-    std::size_t threads = 1;
-
-    /// For `serve()`: called once the server listens, with the endpoint it is
-    /// bound to (the actual port, where port 0 was asked for).
-    std::function<void(const asio::ip::tcp::endpoint&)> on_listening;
-
-    /// For `serve()`: stop on SIGINT and SIGTERM.
-    bool stop_on_signals = true;
+    /// Bind with SO_REUSEPORT, so that several servers (one per thread, as
+    /// `run_server` makes them) share the port and the kernel spreads clients
+    /// over them. TCP only: the server refuses to start with it on another protocol.
+    bool reuse_port = false;
 };
 
 namespace detail {
-
-// Waits for the peer to end its side, dropping what it sends, for at most `limit`.
-template <class Stream>
-asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration limit)
-{
-    auto& deadline = connection_access::read_deadline(conn);
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-    deadline.start(limit);
-    std::error_code ec;
-    char sink[512];
-    while (!ec && !deadline.expired())
-        co_await conn.stream().async_read_some(
-            asio::buffer(sink),
-            asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
-    deadline.stop();
+struct server_access;
 }
-
-#ifdef SO_REUSEPORT
-using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-#endif
-
-} // namespace detail
 
 /// Accepts clients on one endpoint and runs a handler for each, all on one
 /// executor, which must not run handlers on several threads at once (an
-/// io_context run by one thread, or a strand). Use `serve()` to run one or
-/// more of them from `main`, on as many threads as you like.
+/// io_context run by one thread, or a strand). `Transport` says what comes
+/// between accept and the handler: nothing (`tcp_transport`,
+/// `local_transport`) or a TLS handshake (`tls_transport`). Use `run_server`
+/// to run it from `main`, on as many threads as you like.
 ///
 ///     coline::server server(io.get_executor(), {asio::ip::make_address("127.0.0.1"), 10008}, session);
-///     asio::co_spawn(io, server.serve(), asio::detached);
+///     asio::co_spawn(io, server.run(), asio::detached);
 ///     // ... later, from any thread: server.stop();
-class server {
+template <transport Transport>
+class basic_server {
 public:
+    /// The transport's protocol.
+    using protocol_type = typename Transport::protocol_type;
+    /// Where the server listens.
+    using endpoint_type = typename protocol_type::endpoint;
+    /// What each handler gets.
+    using connection_type = typename Transport::connection_type;
+    /// The handler's type.
+    using handler_type = session_handler<connection_type>;
+
     /// Binds and listens at once, so `local_endpoint()` is known before
-    /// `serve()` runs. Throws `std::system_error` if it cannot (address in use, ...),
+    /// `run()`. Throws `std::system_error` if it cannot (address in use, ...),
     /// or with error::newline_in_line for a `refusal_line` that holds "\\n".
-    server(const asio::any_io_executor& executor, const asio::ip::tcp::endpoint& endpoint, session_handler handler,
-           server_options options = {})
-        : server(executor, endpoint, std::move(handler), std::move(options),
-                 std::make_shared<std::atomic<std::size_t>>(0), false)
+    basic_server(const asio::any_io_executor& executor, const endpoint_type& endpoint, handler_type handler,
+                 server_options options = {}, Transport transport = {})
+        : executor_(executor),
+          acceptor_(executor, endpoint.protocol()),
+          handler_(std::move(handler)),
+          options_(std::move(options)),
+          transport_(std::move(transport)),
+          clients_(std::make_shared<std::atomic<std::size_t>>(0)),
+          backoff_(executor),
+          wake_(executor)
     {
+        if (options_.refusal_line.find('\n') != std::string::npos)
+            throw std::system_error(error::newline_in_line, "coline::server: refusal_line");
+        if constexpr (std::same_as<protocol_type, asio::ip::tcp>) {
+            acceptor_.set_option(asio::socket_base::reuse_address(true));
+            if (options_.reuse_port)
+                set_reuse_port();
+        } else if (options_.reuse_port) {
+            throw std::invalid_argument("coline::server: reuse_port needs TCP");
+        }
+        acceptor_.bind(endpoint);
+        acceptor_.listen();
+        endpoint_ = acceptor_.local_endpoint();
     }
 
-    server(const server&) = delete;
-    server& operator=(const server&) = delete;
+    basic_server(const basic_server&) = delete;
+    basic_server& operator=(const basic_server&) = delete;
 
     /// Where the server listens (the actual port, where port 0 was asked for), even after `stop()`.
-    asio::ip::tcp::endpoint local_endpoint() const { return endpoint_; }
+    endpoint_type local_endpoint() const { return endpoint_; }
 
-    /// Clients being served now (by all servers that `serve()` runs together).
+    /// Clients being served now, those in their handshake included (by all
+    /// servers that `run_server` runs together).
     std::size_t client_count() const noexcept { return clients_->load(); }
 
     /// Accepts clients and runs the handler for each until `stop()`; then
     /// waits for the handlers (closing what remains after the grace period)
     /// and returns.
-    asio::awaitable<void> serve()
+    asio::awaitable<void> run()
     {
         co_await accept_clients();
         const auto force_at = detail::time_after(options_.grace_period);
@@ -160,18 +161,20 @@ public:
             if (!ec && !forced) {
                 forced = true;
                 for (auto& session : sessions_) {
-                    session.conn.close();
+                    if (session.conn)
+                        session.conn->close();
                     session.cancel.emit(asio::cancellation_type::terminal); // whatever else it awaits
                 }
             }
         }
     }
 
-    /// Shuts down gracefully: stops accepting, lets each handler answer the
-    /// lines it has received and finish a line that has begun (see
-    /// `connection::stop_reading`), closes idle clients, and after the grace
-    /// period closes the rest. Callable from any thread, more than once; the
-    /// server must live until `serve()` has returned.
+    /// Shuts down gracefully: stops accepting, ends the handshakes in
+    /// progress, lets each handler answer the lines it has received and
+    /// finish a line that has begun (see `connection::stop_reading`), closes
+    /// idle clients, and after the grace period closes the rest. Callable
+    /// from any thread, more than once; the server must live until `run()`
+    /// has returned.
     void stop()
     {
         asio::dispatch(executor_, [this] {
@@ -181,42 +184,33 @@ public:
             std::error_code ignored;
             acceptor_.close(ignored);
             backoff_.cancel();
-            for (auto& session : sessions_)
-                session.conn.stop_reading();
+            for (auto& session : sessions_) {
+                if (session.conn)
+                    session.conn->stop_reading();
+                else
+                    session.cancel.emit(asio::cancellation_type::terminal); // a handshake: nothing to answer yet
+            }
         });
     }
 
 private:
-    friend void serve(const asio::ip::tcp::endpoint&, session_handler, server_options, std::stop_token);
+    friend struct detail::server_access;
+    using socket_type = typename protocol_type::socket;
 
     struct session {
-        explicit session(connection c) : conn(std::move(c)) {}
-        connection conn;
-        asio::cancellation_signal cancel; // ends the handler when the grace period is over
+        std::optional<connection_type> conn; // once the transport has opened it
+        asio::cancellation_signal cancel;    // ends the handshake, or the handler after the grace period
     };
 
-    server(const asio::any_io_executor& executor, const asio::ip::tcp::endpoint& endpoint, session_handler handler,
-           server_options options, std::shared_ptr<std::atomic<std::size_t>> clients, bool reuse_port)
-        : executor_(executor),
-          acceptor_(executor, endpoint.protocol()),
-          handler_(std::move(handler)),
-          options_(std::move(options)),
-          clients_(std::move(clients)),
-          backoff_(executor),
-          wake_(executor)
+    void set_reuse_port()
     {
-        if (options_.refusal_line.find('\n') != std::string::npos)
-            throw std::system_error(error::newline_in_line, "coline::server: refusal_line");
-        acceptor_.set_option(asio::socket_base::reuse_address(true));
-#ifdef SO_REUSEPORT
-        if (reuse_port)
-            acceptor_.set_option(detail::reuse_port(true));
+#if defined(SO_REUSEPORT)
+        const int on = 1;
+        if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+            throw std::system_error(errno, std::system_category(), "coline::server: SO_REUSEPORT");
 #else
-        (void)reuse_port;
+        throw std::system_error(std::make_error_code(std::errc::not_supported), "coline::server: SO_REUSEPORT");
 #endif
-        acceptor_.bind(endpoint);
-        acceptor_.listen();
-        endpoint_ = acceptor_.local_endpoint();
     }
 
     asio::awaitable<void> accept_clients()
@@ -224,7 +218,9 @@ private:
         using namespace std::chrono_literals;
         duration pause = 0ms;
         while (!stopping_) {
-            auto [ec, conn] = co_await coline::accept(acceptor_, as_tuple, options_.connection);
+            std::error_code ec;
+            socket_type socket(executor_);
+            co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
             if (stopping_)
                 break;
             if (ec) {
@@ -238,56 +234,56 @@ private:
                 continue;
             }
             pause = 0ms;
-            if (clients_->fetch_add(1) >= options_.max_clients) { // the count is shared by serve()'s threads
+            if (clients_->fetch_add(1) >= options_.max_clients) { // the count is shared by run_server's threads
                 --*clients_;
-                co_await refuse(conn);
+                co_await refuse(std::move(socket));
                 continue;
             }
-            auto it = sessions_.emplace(sessions_.end(), std::move(conn));
-            asio::co_spawn(executor_, run_session(it->conn),
+            auto it = sessions_.emplace(sessions_.end());
+            asio::co_spawn(executor_, run_session(*it, std::move(socket)),
                            asio::bind_cancellation_slot(it->cancel.slot(), [this, it](std::exception_ptr error) {
                                end_session(it, error);
                            }));
         }
     }
 
-    asio::awaitable<void> refuse(connection& conn)
+    asio::awaitable<void> refuse(socket_type socket)
     {
         using namespace std::chrono_literals;
-        if (!options_.refusal_line.empty()) {
-            co_await write_line(conn, 1s, as_tuple, options_.refusal_line);
-            co_await flush(conn, 1s, as_tuple);
-        }
         std::error_code ignored;
-        conn.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-        conn.close();
+        if constexpr (Transport::sends_refusal_line) {
+            if (!options_.refusal_line.empty()) {
+                socket_connection<protocol_type> conn(std::move(socket));
+                conn.options().write_timeout = 1s;
+                co_await write_line(conn, as_tuple, options_.refusal_line);
+                conn.stream().shutdown(asio::socket_base::shutdown_send, ignored);
+                co_return; // closed as it goes
+            }
+        }
+        socket.shutdown(asio::socket_base::shutdown_send, ignored);
+        socket.close(ignored);
     }
 
-    asio::awaitable<void> run_session(connection& conn)
+    asio::awaitable<void> run_session(session& s, socket_type socket)
     {
+        auto [open_error, conn] = co_await transport_.open(std::move(socket), options_.connection);
+        if (open_error)
+            throw std::system_error(open_error, "coline::server: opening the connection");
+        s.conn.emplace(std::move(conn));
+        if (stopping_)
+            s.conn->stop_reading();
         std::exception_ptr error;
         try {
-            co_await handler_(conn);
+            co_await handler_(*s.conn);
         } catch (...) {
             error = std::current_exception(); // handed on below, once the client is closed
         }
-        // Answers the handler wrote go out, even when it failed on a later line
-        // (unless the grace period is over: then the session is cancelled).
-        co_await asio::this_coro::throw_if_cancelled(false);
-        co_await flush(conn, options_.connection.write_timeout, as_tuple);
-        // A client that still sends after a normal end gets the chance to read
-        // every answer; one that misbehaved is cut off at once.
-        if (!error && !conn.at_end() && conn.stream().is_open()) {
-            std::error_code ignored;
-            conn.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-            co_await detail::discard_input(conn, options_.linger_timeout);
-        }
-        conn.close();
+        co_await detail::end_session(*s.conn, !error, options_.linger_timeout);
         if (error)
             std::rethrow_exception(error);
     }
 
-    void end_session(std::list<session>::iterator it, std::exception_ptr error)
+    void end_session(typename std::list<session>::iterator it, std::exception_ptr error)
     {
         sessions_.erase(it);
         --*clients_;
@@ -307,91 +303,39 @@ private:
     }
 
     asio::any_io_executor executor_;
-    asio::ip::tcp::acceptor acceptor_;
-    asio::ip::tcp::endpoint endpoint_; // what acceptor_ is bound to, kept for after it is closed
-    session_handler handler_;
+    typename protocol_type::acceptor acceptor_;
+    endpoint_type endpoint_; // what acceptor_ is bound to, kept for after it is closed
+    handler_type handler_;
     server_options options_;
+    Transport transport_;
     std::shared_ptr<std::atomic<std::size_t>> clients_;
     std::list<session> sessions_;
     asio::steady_timer backoff_; // between accept attempts after an error
-    asio::steady_timer wake_;    // wakes serve() when the last session ends
+    asio::steady_timer wake_;    // wakes run() when the last session ends
     bool stopping_ = false;
 };
 
-/// Runs a server from `main`: listens on `endpoint`, runs `handler` for each
-/// client on `options.threads` threads, and returns once it has stopped and
-/// every handler has ended: after SIGINT or SIGTERM (`options.stop_on_signals`),
-/// or when `stop` is requested. Rethrows what escaped a handler or the server.
-///
-///     coline::serve({asio::ip::make_address("127.0.0.1"), 10008}, session);
-inline void serve(const asio::ip::tcp::endpoint& endpoint, session_handler handler, server_options options = {},
-                  std::stop_token stop = {})
-{
-    const std::size_t count = std::max<std::size_t>(1, options.threads);
-    std::vector<std::unique_ptr<asio::io_context>> contexts;
-    std::vector<std::unique_ptr<server>> servers;
-    auto clients = std::make_shared<std::atomic<std::size_t>>(0);
-    auto bound = endpoint;
-    for (std::size_t i = 0; i < count; ++i) {
-        contexts.push_back(std::make_unique<asio::io_context>(1));
-        servers.push_back(std::unique_ptr<server>(
-            new server(contexts[i]->get_executor(), bound, handler, options, clients, count > 1)));
-        bound = servers[0]->local_endpoint(); // the others share the port the first one got
-    }
-    auto stop_all = [&servers] {
-        for (auto& s : servers)
-            s->stop();
-    };
-    asio::signal_set signals(*contexts[0]);
-    if (options.stop_on_signals) {
-        signals.add(SIGINT);
-        signals.add(SIGTERM);
-        signals.async_wait([&](std::error_code ec, int) {
-            if (!ec)
-                stop_all();
-        });
-    }
-    std::stop_callback on_stop(stop, stop_all);
-    if (options.on_listening) // only now: a signal sent as soon as this is seen is handled
-        options.on_listening(bound);
+/// A server over plain TCP.
+using server = basic_server<tcp_transport>;
 
-    std::mutex failure_mutex;
-    std::exception_ptr failure;
-    auto fail = [&](std::exception_ptr error) {
-        {
-            std::lock_guard lock(failure_mutex);
-            if (!failure)
-                failure = error;
-        }
-        stop_all();
-    };
-    std::atomic<std::size_t> running = count;
-    for (std::size_t i = 0; i < count; ++i)
-        asio::co_spawn(*contexts[i], servers[i]->serve(), [&](std::exception_ptr error) {
-            if (error)
-                fail(error);
-            if (--running == 0) // nothing is left to stop: let the first context run out of work
-                asio::post(*contexts[0], [&signals] { signals.cancel(); });
-        });
+#if defined(ASIO_HAS_LOCAL_SOCKETS)
+/// A server on a Unix domain socket: its endpoint is a path, which must not
+/// exist yet (remove a stale socket file first).
+using local_server = basic_server<local_transport>;
+#endif
 
-    auto run = [&](asio::io_context& io) {
-        for (;;) {
-            try {
-                io.run();
-                return;
-            } catch (...) {
-                fail(std::current_exception()); // rethrown below, once every thread is done
-            }
-        }
-    };
-    std::vector<std::jthread> threads;
-    for (std::size_t i = 1; i < count; ++i)
-        threads.emplace_back([&, i] { run(*contexts[i]); });
-    run(*contexts[0]);
-    threads.clear(); // joins
-    if (failure)
-        std::rethrow_exception(failure);
-}
+namespace detail {
+
+// Lets run_server share one client count among its servers.
+struct server_access {
+    template <class Transport>
+    static void share_clients(basic_server<Transport>& server, std::shared_ptr<std::atomic<std::size_t>> clients)
+    {
+        server.clients_ = std::move(clients);
+    }
+};
+
+} // namespace detail
 
 } // namespace coline
 

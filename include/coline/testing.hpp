@@ -8,6 +8,7 @@
 #pragma once
 
 #include <coline/coline.hpp>
+#include <coline/detail/session_end.hpp>
 
 #include <exception>
 #include <memory>
@@ -25,6 +26,14 @@ namespace coline::testing {
 
 /// How long each step of a test may take before it fails (rather than hangs).
 inline constexpr duration default_limit = std::chrono::seconds{5};
+
+/// What `run` and `session_driver` throw when a step overran its limit: not
+/// a `std::system_error`, so that a test expecting coline's
+/// `error::timeout` (or any other error) cannot pass on the runner giving up.
+class step_timed_out : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 namespace detail {
 
@@ -53,8 +62,7 @@ asio::awaitable<void> store_result(asio::awaitable<T> task, std::shared_ptr<task
 
 /// Runs `task` on `io` until it finishes; returns what it returns and
 /// rethrows what it throws. A task still running after `limit` is cancelled,
-/// and `run` throws `std::system_error` with `error::timeout`: a test that
-/// would hang fails instead. Other work on `io` (a server, a handler) runs
+/// and `run` throws `step_timed_out`: a test that would hang fails instead. Other work on `io` (a server, a handler) runs
 /// meanwhile.
 ///
 ///     asio::io_context io;
@@ -82,7 +90,7 @@ T run(asio::io_context& io, asio::awaitable<T> task, duration limit = default_li
         const auto unwound = coline::detail::time_after(std::chrono::seconds{1});
         while (!state->done && io.run_one_until(unwound) != 0) {
         }
-        throw std::system_error(coline::error::timeout, "coline::testing::run");
+        throw step_timed_out("coline::testing::run: the task ran longer than its limit");
     }
     if (state->error)
         std::rethrow_exception(state->error);
@@ -93,8 +101,8 @@ T run(asio::io_context& io, asio::awaitable<T> task, duration limit = default_li
 /// Two connected ends of a TCP connection over loopback (the kernel picks
 /// the port), as a server and its client would hold them.
 struct connection_pair {
-    connection server;
-    connection client;
+    connection server; ///< The accepted end.
+    connection client; ///< The connecting end.
 };
 
 /// Connects a pair at once, without awaiting: `server` gets `server_options`
@@ -116,10 +124,10 @@ inline connection_pair make_connection_pair(asio::io_context& io,
 /// options; after the handler returns, the answers it wrote are flushed and
 /// the client sees the end of the stream) and lets a test play its client
 /// with plain calls. Each call runs the io_context until it is done, failing
-/// with `error::timeout` after `limit`.
+/// with `step_timed_out` after `limit`.
 class session_driver {
 public:
-    explicit session_driver(session_handler handler, connection_options options = server_options{}.connection,
+    explicit session_driver(session_handler<> handler, connection_options options = server_options{}.connection,
                             duration limit = default_limit)
         : handler_(std::move(handler)),
           pair_(std::make_unique<connection_pair>(make_connection_pair(io_, options))),
@@ -161,14 +169,15 @@ public:
         auto line = run(io_, coline::read_line(pair_->client, limit_), limit_ + std::chrono::seconds{1});
         if (line)
             return std::string(*line);
-        finish_within(std::chrono::seconds{1}); // the end came: the handler is returning
+        end_input(); // the end came: the handler is returning, and need not linger
+        finish_within(std::chrono::seconds{1});
         if (error_)
             std::rethrow_exception(error_);
         return std::nullopt;
     }
 
     /// Sends `text` + "\n" to the handler.
-    void write_line(std::string_view text) { run(io_, coline::write_line(pair_->client, limit_, text), limit_); }
+    void write_line(std::string_view text) { run(io_, coline::write_line(pair_->client, text), limit_); }
 
     /// Sends bytes as they are: part of a line, several lines, anything.
     void write(std::string_view bytes)
@@ -184,12 +193,12 @@ public:
     }
 
     /// Waits until the handler has returned; rethrows what it threw, or
-    /// throws `std::system_error` with `error::timeout` after the limit.
+    /// throws `step_timed_out` after the limit.
     void finish()
     {
         finish_within(limit_);
         if (!finished_)
-            throw std::system_error(error::timeout, "coline::testing::session_driver::finish");
+            throw step_timed_out("coline::testing::session_driver::finish: the handler did not return in time");
         if (error_)
             std::rethrow_exception(error_);
     }
@@ -199,6 +208,7 @@ public:
 
     /// The client's end, for anything the calls above do not cover.
     connection& client() noexcept { return pair_->client; }
+    /// The io_context that runs the handler and the calls.
     asio::io_context& io() noexcept { return io_; }
 
 private:
@@ -218,10 +228,7 @@ private:
         } catch (...) {
             error = std::current_exception();
         }
-        co_await asio::this_coro::throw_if_cancelled(false);
-        co_await flush(pair_->server, pair_->server.options().write_timeout, as_tuple);
-        std::error_code ignored;
-        pair_->server.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        co_await coline::detail::end_session(pair_->server, !error, linger_);
         if (error)
             std::rethrow_exception(error);
     }
@@ -229,11 +236,12 @@ private:
     // Destroyed in reverse order: the connections before the io_context they
     // use, and the io_context (with any coroutine frame it still holds)
     // before the handler and the signal those frames refer to.
-    session_handler handler_;
+    session_handler<> handler_;
     asio::cancellation_signal cancel_;
     asio::io_context io_{1};
     std::unique_ptr<connection_pair> pair_; // on the heap, so that it can outlive a handler that never ends
     duration limit_;
+    duration linger_ = server_options{}.linger_timeout;
     std::exception_ptr error_;
     bool finished_ = false;
 };

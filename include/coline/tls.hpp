@@ -3,16 +3,20 @@
 // <coline/coline.hpp> does not include this header.
 #pragma once
 
-#include <coline/accept.hpp>
 #include <coline/connect.hpp>
 #include <coline/connection.hpp>
+#include <coline/detail/session_end.hpp>
 #include <coline/error.hpp>
 #include <coline/read_line.hpp>
+#include <coline/transport.hpp>
 #include <coline/write_line.hpp>
 
 #include <asio/ssl.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <optional>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -27,7 +31,8 @@ namespace coline {
 using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 
 /// A connection over TLS: `read_line`, `write_line` and `flush` work on it as
-/// on a `connection`. What `start_tls` and `connect_tls` return.
+/// on a `connection`. What `start_tls` and `connect_tls` return, and what the
+/// handlers of a server with `tls_transport` get.
 ///
 /// A peer that closes without TLS's own end (close_notify) makes `read_line`
 /// fail with `asio::ssl::error::stream_truncated`, not return the end: over
@@ -55,10 +60,19 @@ inline duration time_left(std::chrono::steady_clock::time_point due)
     return std::max<duration>(due - std::chrono::steady_clock::now(), duration::zero());
 }
 
+// The name to check in the server's certificate, and to send as SNI:
+// without the trailing dot of a fully qualified name (RFC 6066).
+inline std::string name_to_verify(std::string_view host)
+{
+    if (host.size() > 1 && host.back() == '.')
+        host.remove_suffix(1);
+    return std::string(host);
+}
+
 // Either side of the handshake on a connection that was plain until now. A
 // client names the host the server's certificate must name.
 inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
-start_tls_op(connection& plain, asio::ssl::context& context, const std::string* host, duration timeout)
+handshake(connection plain, asio::ssl::context& context, std::optional<std::string> host, duration timeout)
 {
     const auto due = time_after(timeout);
     // Lines still kept back (a STARTTLS protocol's "go ahead") go out in clear first.
@@ -67,6 +81,7 @@ start_tls_op(connection& plain, asio::ssl::context& context, const std::string* 
         ec = error::input_before_tls; // read in clear: they must not pass for encrypted input
     tls_connection conn(tls_stream(std::move(plain.stream()), context), plain.options());
     if (!ec && host) {
+        *host = name_to_verify(*host);
         // Only a name (not an address) tells the server which certificate to send (SNI).
         std::error_code not_an_address;
         asio::ip::make_address(*host, not_an_address);
@@ -86,37 +101,56 @@ start_tls_op(connection& plain, asio::ssl::context& context, const std::string* 
     co_return std::tuple{ec, std::move(conn)};
 }
 
-// The name to check in the server's certificate, and to send as SNI:
-// without the trailing dot of a fully qualified name (RFC 6066).
-inline std::string name_to_verify(std::string_view host)
+template <error_style Style>
+asio::awaitable<result<Style, tls_connection>> start_tls_op(connection plain, asio::ssl::context& context,
+                                                            std::optional<std::string> host, duration timeout)
 {
-    if (host.size() > 1 && host.back() == '.')
-        host.remove_suffix(1);
-    return std::string(host);
+    auto [ec, conn] = co_await handshake(std::move(plain), context, std::move(host), timeout);
+    co_return complete<Style>(ec, std::move(conn), "coline::start_tls");
 }
 
-inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
-connect_tls_op(std::string_view host, std::string_view port, asio::ssl::context& context, duration timeout,
-               connection_options options)
+template <error_style Style>
+asio::awaitable<result<Style, tls_connection>> connect_tls_op(std::string host, port service,
+                                                              asio::ssl::context& context, duration timeout)
 {
     const auto due = time_after(timeout);
-    const std::string name = name_to_verify(host);
-    auto [ec, plain] = co_await connect_op(host, port, timeout, options);
+    auto [ec, plain] = co_await connect(host, std::move(service), timeout, as_tuple);
     if (ec)
-        co_return std::tuple{ec, tls_connection(tls_stream(std::move(plain.stream()), context), options)};
-    co_return co_await start_tls_op(plain, context, &name, time_left(due));
+        co_return complete<Style>(ec, tls_connection(tls_stream(std::move(plain.stream()), context)),
+                                  "coline::connect_tls");
+    auto [handshake_ec, conn] = co_await handshake(std::move(plain), context, std::move(host), time_left(due));
+    co_return complete<Style>(handshake_ec, std::move(conn), "coline::connect_tls");
 }
+
+template <error_style Style>
+asio::awaitable<result<Style, void>> shutdown_tls_op(tls_connection& conn, duration timeout)
+{
+    const auto due = time_after(timeout);
+    auto [ec] = co_await flush(conn, timeout, as_tuple);
+    if (!ec)
+        ec = co_await within(time_left(due), [&conn](auto token) { return conn.stream().async_shutdown(token); });
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+        ec.clear(); // the peer closed after our close_notify: the end we wanted
+    co_return complete<Style>(ec, "coline::shutdown_tls");
+}
+
+// Over TLS, a session ends with close_notify; the peer has `linger` to answer it.
+template <class Stream>
+struct lingering_close<asio::ssl::stream<Stream>> {
+    static asio::awaitable<void> run(basic_connection<asio::ssl::stream<Stream>>& conn, duration linger)
+    {
+        co_await shutdown_tls_op<as_tuple_t>(conn, linger);
+    }
+};
 
 } // namespace detail
 
 /// Turns a connection that was plain TCP until now into a `tls_connection`
-/// by awaiting the TLS handshake (`plain` is left closed): as the server, with
-/// the certificate and key in `context`; or, given `host`, as the client,
-/// which checks the server's certificate as `connect_tls` does. For a TLS
-/// port, a server calls it first thing in each session: in the session, not
-/// in the accept loop, so that a client that never completes its handshake
-/// holds up only itself. For a protocol with its own "STARTTLS" exchange,
-/// both sides call it after that exchange.
+/// by awaiting the TLS handshake: as the server, with the certificate and key
+/// in `context`. For a TLS port, let a server with `tls_transport` do this;
+/// call it yourself for a protocol with its own "STARTTLS" exchange, after
+/// that exchange. `plain` is taken over; `context` must outlive the
+/// connection, as with `asio::ssl::stream`.
 ///
 ///     asio::ssl::context tls(asio::ssl::context::tls_server);
 ///     tls.use_certificate_chain_file("cert.pem"); tls.use_private_key_file("key.pem", asio::ssl::context::pem);
@@ -125,127 +159,143 @@ connect_tls_op(std::string_view host, std::string_view port, asio::ssl::context&
 /// First sends what `write_line` kept back, in clear. The time limit covers
 /// that and the handshake. The connection keeps `plain`'s options.
 ///
-/// Throws `std::system_error` with `error::timeout`, `error::input_before_tls`
-/// (the peer sent more after its last line, before the handshake: bytes read
-/// in clear must not pass for encrypted ones), the flush's errors, or the
-/// handshake's TLS errors (category `asio.ssl`: "wrong version number" for a
-/// peer that does not speak TLS, "certificate verify failed", ...).
-inline asio::awaitable<tls_connection> start_tls(connection&& plain, asio::ssl::context& context,
-                                                 duration timeout = no_timeout)
+/// Errors: `error::timeout`, `error::input_before_tls` (the peer sent more
+/// after its last line, before the handshake: bytes read in clear must not
+/// pass for encrypted ones), the flush's errors, or the handshake's TLS
+/// errors (category `asio.ssl`: "wrong version number" for a peer that does
+/// not speak TLS, "certificate verify failed", ...). With `coline::as_tuple`
+/// the connection holds a closed socket on error.
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
+                                                         Style = Style{})
 {
-    auto [ec, conn] = co_await detail::start_tls_op(plain, context, nullptr, timeout);
-    if (ec)
-        throw std::system_error(ec, "coline::start_tls");
-    co_return std::move(conn);
+    return detail::start_tls_op<Style>(std::move(plain), context, std::nullopt, no_timeout);
 }
 
-/// `start_tls` as the client, checking that the server's certificate names `host`.
-inline asio::awaitable<tls_connection> start_tls(connection&& plain, asio::ssl::context& context,
-                                                 std::string_view host, duration timeout = no_timeout)
+/// `start_tls` as the server within `timeout`.
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
+                                                         duration timeout, Style = Style{})
 {
-    const std::string name = detail::name_to_verify(host);
-    auto [ec, conn] = co_await detail::start_tls_op(plain, context, &name, timeout);
-    if (ec)
-        throw std::system_error(ec, "coline::start_tls");
-    co_return std::move(conn);
+    return detail::start_tls_op<Style>(std::move(plain), context, std::nullopt, timeout);
 }
 
-/// `start_tls` as the server, reporting errors instead of throwing them; on
-/// error the connection holds a closed socket.
-///
-///     auto [ec, conn] = co_await coline::start_tls(std::move(plain), tls, 10s, coline::as_tuple);
-inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
-start_tls(connection&& plain, asio::ssl::context& context, duration timeout, as_tuple_t)
+/// `start_tls` as the client: the server's certificate must be valid for
+/// `context` and name `host`, as with `connect_tls`.
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
+                                                         std::string host, Style = Style{})
 {
-    co_return co_await detail::start_tls_op(plain, context, nullptr, timeout);
+    return detail::start_tls_op<Style>(std::move(plain), context, std::move(host), no_timeout);
 }
 
-/// `start_tls` as the client, reporting errors instead of throwing them.
-inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
-start_tls(connection&& plain, asio::ssl::context& context, std::string_view host, duration timeout, as_tuple_t)
+/// `start_tls` as the client within `timeout`.
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
+                                                         std::string host, duration timeout, Style = Style{})
 {
-    const std::string name = detail::name_to_verify(host);
-    co_return co_await detail::start_tls_op(plain, context, &name, timeout);
+    return detail::start_tls_op<Style>(std::move(plain), context, std::move(host), timeout);
 }
 
-/// The non-throwing `start_tls` without a time limit (a peer that never
-/// completes its handshake is then waited for as long as it is connected).
-inline asio::awaitable<std::tuple<std::error_code, tls_connection>> start_tls(connection&& plain,
-                                                                              asio::ssl::context& context, as_tuple_t)
-{
-    co_return co_await detail::start_tls_op(plain, context, nullptr, no_timeout);
-}
-
-inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
-start_tls(connection&& plain, asio::ssl::context& context, std::string_view host, as_tuple_t)
-{
-    const std::string name = detail::name_to_verify(host);
-    co_return co_await detail::start_tls_op(plain, context, &name, no_timeout);
-}
-
-/// Awaits a TCP connection to `host` on `port` and its TLS handshake. The
+/// Awaits a TCP connection to `host` on `service` and its TLS handshake. The
 /// server's certificate must be valid for `context` (its trusted authorities:
 /// `context.set_default_verify_paths()` for the system's, or
 /// `context.load_verify_file("ca.pem")`) and name `host` (a DNS name or an IP
 /// address); the name is also sent as SNI. This sets the stream's own verify
 /// callback, which takes the place of one set on `context`. The time limit
 /// covers connecting and the handshake, and resolving when the resolver
-/// answers at all (Asio 1.22 cannot cancel a name lookup).
+/// answers at all. `context` must outlive the connection.
 ///
 ///     asio::ssl::context tls(asio::ssl::context::tls_client);
 ///     tls.load_verify_file("cert.pem");
-///     auto conn = co_await coline::connect_tls("localhost", "10443", tls, std::chrono::seconds{5});
+///     auto conn = co_await coline::connect_tls("localhost", 10443, tls, std::chrono::seconds{5});
 ///
-/// Throws `std::system_error` with the errors of `connect`, or the
-/// handshake's: "certificate verify failed" (category `asio.ssl`) for a
-/// certificate that is not trusted or does not name `host`.
-inline asio::awaitable<tls_connection> connect_tls(std::string_view host, std::string_view port,
-                                                   asio::ssl::context& context, duration timeout = no_timeout,
-                                                   connection_options options = {})
+/// Errors: those of `connect`, or the handshake's: "certificate verify
+/// failed" (category `asio.ssl`) for a certificate that is not trusted or
+/// does not name `host`.
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, tls_connection>> connect_tls(std::string host, port service,
+                                                           asio::ssl::context& context, Style = Style{})
 {
-    auto [ec, conn] = co_await detail::connect_tls_op(host, port, context, timeout, options);
-    if (ec)
-        throw std::system_error(ec, "coline::connect_tls");
-    co_return std::move(conn);
+    return detail::connect_tls_op<Style>(std::move(host), std::move(service), context, no_timeout);
 }
 
-/// `connect_tls` that reports errors instead of throwing them (with or without a time limit).
-inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
-connect_tls(std::string_view host, std::string_view port, asio::ssl::context& context, duration timeout, as_tuple_t,
-            connection_options options = {})
+/// `connect_tls` within `timeout`.
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, tls_connection>> connect_tls(std::string host, port service,
+                                                           asio::ssl::context& context, duration timeout,
+                                                           Style = Style{})
 {
-    return detail::connect_tls_op(host, port, context, timeout, options);
-}
-
-inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
-connect_tls(std::string_view host, std::string_view port, asio::ssl::context& context, as_tuple_t,
-            connection_options options = {})
-{
-    return detail::connect_tls_op(host, port, context, no_timeout, options);
+    return detail::connect_tls_op<Style>(std::move(host), std::move(service), context, timeout);
 }
 
 /// Ends TLS cleanly: sends the lines still kept back (`flush`), then
 /// close_notify, and waits for the peer's close_notify or for it to close,
-/// all within `timeout`. Then `close()` the connection. Never throws (but as
-/// a cancelled coroutine does): the peer closing first, with or without its
-/// close_notify, counts as done. Returns, for logging, `error::timeout` when
-/// the peer neither answered nor closed in time, or another error of the
-/// flush or of the socket (`asio::error::connection_reset`, ...).
+/// all within `timeout`. Then `close()` the connection. The peer closing
+/// first, with or without its close_notify, counts as done.
 ///
-///     co_await coline::shutdown_tls(conn, std::chrono::seconds{1});
+///     co_await coline::shutdown_tls(conn, std::chrono::seconds{1}, coline::as_tuple);
 ///     conn.close();
-inline asio::awaitable<std::error_code> shutdown_tls(tls_connection& conn, duration timeout)
+///
+/// Errors: `error::timeout` when the peer neither answered nor closed in
+/// time, or another error of the flush or of the socket
+/// (`asio::error::connection_reset`, ...).
+template <error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, void>> shutdown_tls(tls_connection& conn, duration timeout, Style = Style{})
 {
-    const auto due = detail::time_after(timeout);
-    auto [ec] = co_await flush(conn, timeout, as_tuple);
-    if (ec)
-        co_return ec;
-    ec = co_await detail::within(detail::time_left(due),
-                                 [&conn](auto token) { return conn.stream().async_shutdown(token); });
-    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
-        ec.clear(); // the peer closed after our close_notify: the end we wanted
-    co_return ec;
+    return detail::shutdown_tls_op<Style>(conn, timeout);
 }
+
+/// The transport of a TLS server: each accepted client's handshake runs in
+/// its own slot of the server (counted toward `server_options::max_clients`),
+/// within `handshake_timeout`, so a client that never completes it holds up
+/// no one else. A client over `max_clients` is closed before its handshake:
+/// its TLS library reports the handshake failing at the end of the stream.
+///
+///     coline::run_server(endpoint, session, {}, {}, coline::tls_transport{tls});
+struct tls_transport {
+    /// Accepts TCP.
+    using protocol_type = asio::ip::tcp;
+    /// What the handler gets.
+    using connection_type = tls_connection;
+    /// A refused client is closed: it could not read a line sent in clear.
+    static constexpr bool sends_refusal_line = false;
+
+    /// The server's certificate and key; must outlive the server.
+    asio::ssl::context* context;
+    /// How long a client may take over its handshake.
+    duration handshake_timeout = std::chrono::seconds{10};
+    /// Handshakes in progress at once (across the threads of `run_server`);
+    /// a client over it is closed at once, and the server reports
+    /// `std::errc::resource_unavailable_try_again` to `on_handler_error`.
+    std::size_t max_handshakes = 10'000;
+
+    /// `tls_transport{tls}`, the rest as it comes by default.
+    explicit tls_transport(asio::ssl::context& tls_context) : context(&tls_context) {}
+
+    /// Awaits the server's side of the handshake.
+    asio::awaitable<std::tuple<std::error_code, tls_connection>> open(asio::ip::tcp::socket socket,
+                                                                     connection_options options)
+    {
+        if (handshakes_->fetch_add(1) >= max_handshakes) {
+            --*handshakes_;
+            std::error_code ignored;
+            socket.close(ignored);
+            co_return std::tuple{std::make_error_code(std::errc::resource_unavailable_try_again),
+                                 tls_connection(tls_stream(std::move(socket), *context), options)};
+        }
+        struct counted {
+            std::atomic<std::size_t>& count;
+            ~counted() { --count; }
+        } in_progress{*handshakes_};
+        detail::tune_for_lines(socket);
+        co_return co_await detail::handshake(connection(std::move(socket), options), *context, std::nullopt,
+                                             handshake_timeout);
+    }
+
+private:
+    std::shared_ptr<std::atomic<std::size_t>> handshakes_ = std::make_shared<std::atomic<std::size_t>>(0);
+};
 
 } // namespace coline
 

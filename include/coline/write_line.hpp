@@ -15,32 +15,29 @@
 COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
 namespace coline {
+
+/// The text of a line to write: with no arguments after it, plain text sent
+/// as it is (braces and all); with arguments, a {fmt} format string, checked
+/// against them at compile time.
+template <class... Args>
+using line_text = std::conditional_t<sizeof...(Args) == 0, std::string_view, fmt::format_string<Args...>>;
+
 namespace detail {
 
-template <bool Throws>
-using write_line_result = std::conditional_t<Throws, void, std::tuple<std::error_code>>;
-
-template <class Stream>
-std::error_code append_line(basic_connection<Stream>& conn, std::string_view text)
-{
-    if (text.find('\n') != std::string_view::npos)
-        return error::newline_in_line;
-    auto& output = connection_access::output(conn);
-    output.append(text);
-    output.push_back('\n');
-    return {};
-}
-
 template <class Stream, class... Args>
-std::error_code append_line(basic_connection<Stream>& conn, fmt::format_string<Args...> format, Args&&... args)
+std::error_code append_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
     auto& output = connection_access::output(conn);
     const std::size_t start = output.size();
-    try {
-        fmt::format_to(std::back_inserter(output), format, std::forward<Args>(args)...);
-    } catch (...) {
-        output.resize(start); // no half-formatted line may go out with the next one
-        throw;
+    if constexpr (sizeof...(Args) == 0) {
+        output.append(text);
+    } else {
+        try {
+            fmt::format_to(std::back_inserter(output), text, std::forward<Args>(args)...);
+        } catch (...) {
+            output.resize(start); // no half-formatted line may go out with the next one
+            throw;
+        }
     }
     if (output.find('\n', start) != std::string::npos) {
         output.resize(start);
@@ -52,8 +49,8 @@ std::error_code append_line(basic_connection<Stream>& conn, fmt::format_string<A
 
 // Sends what the connection's output buffer holds (unless `ec` is already
 // set, or `may_keep` and the line can wait for the next read_line).
-template <bool Throws, class Stream>
-asio::awaitable<write_line_result<Throws>> flush_op(basic_connection<Stream>& conn, duration timeout,
+template <error_style Style, class Stream>
+asio::awaitable<result<Style, void>> flush_op(basic_connection<Stream>& conn, duration timeout,
                                                    std::error_code ec, bool may_keep = true)
 {
     using access = connection_access;
@@ -72,136 +69,68 @@ asio::awaitable<write_line_result<Throws>> flush_op(basic_connection<Stream>& co
         co_await send.start(timeout, parent.slot());
     }
 
-    if constexpr (Throws) {
-        if (ec)
-            throw std::system_error(ec, "coline::write_line");
-    } else {
-        co_return std::tuple{ec};
-    }
+    co_return complete<Style>(ec, may_keep ? "coline::write_line" : "coline::flush");
 }
 
 } // namespace detail
 
-/// Awaits sending `text` followed by "\n". Returns once the kernel has taken
-/// the whole line (the line is copied first: `text` may go away after the call),
-/// or with `coalesce_writes`, once it is kept for the next `read_line` to send.
-/// Writes from several coroutines take turns; each line goes out whole.
+/// Awaits sending a line: `text` (formatted with `args` by {fmt}, straight
+/// into the connection's output buffer, when there are any) followed by
+/// "\n". Returns once the kernel has taken the whole line, or, with
+/// `coalesce_writes`, once it is kept for the next `read_line` to send.
+/// `text` and `args` are used before the first suspension: they may go away
+/// after the call. Writes from several coroutines take turns; each line goes
+/// out whole.
 ///
 ///     co_await coline::write_line(conn, "Information received");
+///     co_await coline::write_line(conn, "VALUE {} {}", key, value.size());
+///     auto [ec] = co_await coline::write_line(conn, coline::as_tuple, "Connect");
 ///
-/// Time limit: `conn.options().write_timeout`, or the `duration` overload.
+/// Time limit: `conn.options().write_timeout` (change it for one call by
+/// setting it before).
 ///
-/// Throws `std::system_error` with:
-/// - `error::newline_in_line`: `text` contains '\n' (nothing is sent);
+/// Errors (thrown as `std::system_error`, or returned with `coline::as_tuple`):
+/// - `error::newline_in_line`: the line contains '\n' (nothing is sent);
 /// - `error::timeout`: the peer did not take the line in time (it does not
 ///   read). Part of the line may have been sent: close the connection.
-/// - Asio's errors from the stream (`asio::error::broken_pipe`, ...).
-template <class Stream>
-asio::awaitable<void> write_line(basic_connection<Stream>& conn, std::string_view text)
-{
-    return detail::flush_op<true>(conn, conn.options().write_timeout, detail::append_line(conn, text));
-}
-
-/// Formats a line with {fmt} straight into the connection's output buffer
-/// (no temporary string), appends "\n" and sends it, like the plain overload.
+/// - Asio's errors from the stream (`asio::error::broken_pipe`, ...). After a
+///   failed send, every later write fails with the same error.
 ///
-///     co_await coline::write_line(conn, "VALUE {} {}", key, value.size());
+/// A format that fails while running throws `fmt::format_error` in both styles.
 template <class Stream, class... Args>
-    requires(sizeof...(Args) > 0)
-asio::awaitable<void> write_line(basic_connection<Stream>& conn, fmt::format_string<Args...> format, Args&&... args)
+asio::awaitable<void> write_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
-    return detail::flush_op<true>(conn, conn.options().write_timeout,
-                                  detail::append_line(conn, format, std::forward<Args>(args)...));
+    return detail::flush_op<throw_on_error_t>(conn, conn.options().write_timeout,
+                                              detail::append_line(conn, text, std::forward<Args>(args)...));
 }
 
-/// `write_line` with its own time limit, given before the text:
-///
-///     co_await coline::write_line(conn, std::chrono::seconds{2}, "Connect");
-template <class Stream, class... Args>
-    requires(sizeof...(Args) > 0)
-asio::awaitable<void> write_line(basic_connection<Stream>& conn, duration timeout, fmt::format_string<Args...> format,
-                                 Args&&... args)
+/// `write_line` in the error style `Style`, which comes just before the text.
+template <class Stream, error_style Style, class... Args>
+asio::awaitable<result<Style, void>> write_line(basic_connection<Stream>& conn, Style, line_text<Args...> text,
+                                                 Args&&... args)
 {
-    return detail::flush_op<true>(conn, timeout, detail::append_line(conn, format, std::forward<Args>(args)...));
-}
-
-/// `write_line` of plain text with its own time limit.
-template <class Stream>
-asio::awaitable<void> write_line(basic_connection<Stream>& conn, duration timeout, std::string_view text)
-{
-    return detail::flush_op<true>(conn, timeout, detail::append_line(conn, text));
-}
-
-/// `write_line` that reports errors instead of throwing them:
-///
-///     auto [ec] = co_await coline::write_line(conn, coline::as_tuple, "Connect");
-template <class Stream>
-asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, as_tuple_t,
-                                                        std::string_view text)
-{
-    return detail::flush_op<false>(conn, conn.options().write_timeout, detail::append_line(conn, text));
-}
-
-/// The non-throwing `write_line` that formats with {fmt}. (A format string
-/// that does not match its arguments is a compile error; a format that
-/// fails while running throws `fmt::format_error` at the call, in every form.)
-template <class Stream, class... Args>
-    requires(sizeof...(Args) > 0)
-asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, as_tuple_t,
-                                                        fmt::format_string<Args...> format, Args&&... args)
-{
-    return detail::flush_op<false>(conn, conn.options().write_timeout,
-                                   detail::append_line(conn, format, std::forward<Args>(args)...));
-}
-
-/// The non-throwing `write_line` with its own time limit.
-template <class Stream>
-asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, duration timeout, as_tuple_t,
-                                                        std::string_view text)
-{
-    return detail::flush_op<false>(conn, timeout, detail::append_line(conn, text));
-}
-
-template <class Stream, class... Args>
-    requires(sizeof...(Args) > 0)
-asio::awaitable<std::tuple<std::error_code>> write_line(basic_connection<Stream>& conn, duration timeout, as_tuple_t,
-                                                        fmt::format_string<Args...> format, Args&&... args)
-{
-    return detail::flush_op<false>(conn, timeout, detail::append_line(conn, format, std::forward<Args>(args)...));
+    return detail::flush_op<Style>(conn, conn.options().write_timeout,
+                                   detail::append_line(conn, text, std::forward<Args>(args)...));
 }
 
 /// Awaits sending every line that `write_line` kept in the output buffer
 /// (see `connection_options::coalesce_writes`). Call it before closing a
-/// connection that stopped reading early. Errors as for `write_line`.
+/// connection that stopped reading early. Time limit:
+/// `conn.options().write_timeout`, or `timeout`. Errors as for `write_line`.
 ///
 ///     co_await coline::flush(conn);
-template <class Stream>
-asio::awaitable<void> flush(basic_connection<Stream>& conn)
-{
-    return detail::flush_op<true>(conn, conn.options().write_timeout, {}, false);
-}
-
-/// `flush` with its own time limit.
-template <class Stream>
-asio::awaitable<void> flush(basic_connection<Stream>& conn, duration timeout)
-{
-    return detail::flush_op<true>(conn, timeout, {}, false);
-}
-
-/// `flush` that reports errors instead of throwing them.
-template <class Stream>
-asio::awaitable<std::tuple<std::error_code>> flush(basic_connection<Stream>& conn, as_tuple_t)
-{
-    return detail::flush_op<false>(conn, conn.options().write_timeout, {}, false);
-}
-
-/// `flush` that reports errors instead of throwing them, with its own time limit.
-///
 ///     auto [ec] = co_await coline::flush(conn, std::chrono::seconds{5}, coline::as_tuple);
-template <class Stream>
-asio::awaitable<std::tuple<std::error_code>> flush(basic_connection<Stream>& conn, duration timeout, as_tuple_t)
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, void>> flush(basic_connection<Stream>& conn, Style = Style{})
 {
-    return detail::flush_op<false>(conn, timeout, {}, false);
+    return detail::flush_op<Style>(conn, conn.options().write_timeout, {}, false);
+}
+
+/// `flush` with a time limit of its own for this call.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, void>> flush(basic_connection<Stream>& conn, duration timeout, Style = Style{})
+{
+    return detail::flush_op<Style>(conn, timeout, {}, false);
 }
 
 } // namespace coline
