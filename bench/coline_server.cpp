@@ -1,5 +1,5 @@
 // The tutorial's server written with coline the way the README teaches: a
-// session and coline::serve(), default options. For the benchmark it counts
+// session and coline::run_server(), default options. For the benchmark it counts
 // heap allocations and answered lines; SIGUSR1 prints both to stderr
 // ("allocations A lines L"), so the runner can divide the differences.
 //
@@ -44,10 +44,11 @@ int main(int argc, char* argv[])
     });
     reporter.detach();
 
-    coline::server_options options;
-    options.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
+    coline::run_options run;
+    run.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
         std::fprintf(stderr, "Listening on %s:%u\n", endpoint.address().to_string().c_str(), endpoint.port());
     };
-    coline::serve({asio::ip::make_address(argv[1]), static_cast<unsigned short>(std::stoul(argv[2]))}, session,
-                  options);
+    const asio::ip::tcp::endpoint endpoint{asio::ip::make_address(argv[1]),
+                                           static_cast<unsigned short>(std::stoul(argv[2]))};
+    coline::run_server(endpoint, session, {}, run);
 }
