@@ -8,6 +8,7 @@
 #include <coline/write_line.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -17,6 +18,10 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
@@ -84,7 +89,24 @@ struct server_options {
 
 namespace detail {
 struct server_access;
+
+// After a crowd of clients has gone (a burst, an attack), hands the memory
+// they used back to the system: glibc keeps freed memory in the process
+// otherwise. Each time the sessions fall to a quarter of their peak.
+inline void return_memory(std::size_t sessions, std::size_t& most_sessions)
+{
+#if defined(__GLIBC__)
+    if (most_sessions >= 64 && sessions <= most_sessions / 4) {
+        ::malloc_trim(0);
+        most_sessions = sessions;
+    }
+#else
+    (void)sessions;
+    (void)most_sessions;
+#endif
 }
+
+} // namespace detail
 
 /// Accepts clients on one endpoint and runs a handler for each, all on one
 /// executor, which must not run handlers on several threads at once (an
@@ -228,7 +250,10 @@ private:
                     options_.on_accept_error(ec);
                 if (ec == asio::error::connection_aborted)
                     continue; // that client gave up; the next one may be waiting
-                pause = std::clamp<duration>(pause * 2, 5ms, 1s);
+                // Out of descriptors while clients sit in their handshake: the
+                // one that has taken longest makes room, so that clients that
+                // never finish theirs cannot lock the others out.
+                pause = out_of_descriptors(ec) && drop_oldest_opening() ? 5ms : std::clamp<duration>(pause * 2, 5ms, 1s);
                 backoff_.expires_after(pause);
                 co_await backoff_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
                 continue;
@@ -240,6 +265,7 @@ private:
                 continue;
             }
             auto it = sessions_.emplace(sessions_.end());
+            most_sessions_ = std::max(most_sessions_, sessions_.size());
             asio::co_spawn(executor_, run_session(*it, std::move(socket)),
                            asio::bind_cancellation_slot(it->cancel.slot(), [this, it](std::exception_ptr error) {
                                end_session(it, error);
@@ -283,10 +309,26 @@ private:
             std::rethrow_exception(error);
     }
 
+    static bool out_of_descriptors(std::error_code ec)
+    {
+        return ec == asio::error::no_descriptors || ec == std::errc::too_many_files_open_in_system;
+    }
+
+    bool drop_oldest_opening()
+    {
+        for (auto& session : sessions_)
+            if (!session.conn) {
+                session.cancel.emit(asio::cancellation_type::terminal);
+                return true;
+            }
+        return false;
+    }
+
     void end_session(typename std::list<session>::iterator it, std::exception_ptr error)
     {
         sessions_.erase(it);
         --*clients_;
+        detail::return_memory(sessions_.size(), most_sessions_);
         if (stopping_ && sessions_.empty())
             wake_.cancel();
         if (!error)
@@ -312,6 +354,7 @@ private:
     std::list<session> sessions_;
     asio::steady_timer backoff_; // between accept attempts after an error
     asio::steady_timer wake_;    // wakes run() when the last session ends
+    std::size_t most_sessions_ = 0; // since memory was last given back
     bool stopping_ = false;
 };
 

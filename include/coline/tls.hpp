@@ -80,6 +80,9 @@ handshake(connection plain, asio::ssl::context& context, std::optional<std::stri
     if (!ec && !plain.buffered().empty())
         ec = error::input_before_tls; // read in clear: they must not pass for encrypted input
     tls_connection conn(tls_stream(std::move(plain.stream()), context), plain.options());
+    // OpenSSL's buffers only while a record is in flight: an idle or stalled
+    // connection then costs a few kilobytes less.
+    ::SSL_set_mode(conn.stream().native_handle(), SSL_MODE_RELEASE_BUFFERS);
     if (!ec && host) {
         *host = name_to_verify(*host);
         // Only a name (not an address) tells the server which certificate to send (SNI).
