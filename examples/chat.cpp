@@ -71,10 +71,11 @@ try {
     const std::string port = argc > 2 ? argv[2] : "10008";
     chat_room room;
     coline::server_options options;
-    options.threads = 1; // every session on one thread: the room needs no lock
     options.connection.max_line_length = 1000;
     options.connection.read_timeout = coline::no_timeout; // listening without a word is fine in a chat
-    options.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
+    coline::run_options run;
+    run.threads = 1; // every session on one thread: the room needs no lock
+    run.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
         fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
     };
     options.on_handler_error = [](std::exception_ptr error) { // a session cut short at shutdown, ...
@@ -84,8 +85,8 @@ try {
             fmt::print(stderr, "client dropped: {}\n", e.what());
         }
     };
-    coline::serve(listen_endpoint(host, port),
-                  [&room](coline::connection& conn) { return session(conn, room); }, options);
+    coline::run_server(listen_endpoint(host, port),
+                       [&room](coline::connection& conn) { return session(conn, room); }, options, run);
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "chat: {}\n", e.what());
     return 1;

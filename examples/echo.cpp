@@ -21,11 +21,12 @@ try {
     const std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     const std::string port = argc > 2 ? argv[2] : "10008";
     coline::server_options options;
-    options.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
+    coline::run_options run;
+    run.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
         fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
     };
     // Until SIGINT/SIGTERM; a client that breaks the limits (a line over 64 KiB, ...) is just closed.
-    coline::serve(listen_endpoint(host, port), session, options);
+    coline::run_server(listen_endpoint(host, port), session, options, run);
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "echo: {}\n", e.what());
     return 1;

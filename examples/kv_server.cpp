@@ -22,7 +22,7 @@ constexpr std::size_t max_keys = 10'000;
 constexpr std::size_t max_key_length = 250;
 constexpr std::size_t max_value_length = 4096;
 
-// One thread serves every client (server_options::threads is 1 by default), so the store needs no lock.
+// One thread serves every client (run_options::threads is 1 by default), so the store needs no lock.
 std::map<std::string, std::string, std::less<>> store;
 
 // Returns the text up to the first space and leaves `rest` just after that space.
@@ -86,10 +86,11 @@ try {
     const std::string port = argc > 2 ? argv[2] : "10008";
     coline::server_options options;
     options.connection.max_line_length = 8 * 1024; // room for the longest SET
-    options.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
+    coline::run_options run;
+    run.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
         fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
     };
-    coline::serve(listen_endpoint(host, port), session, options);
+    coline::run_server(listen_endpoint(host, port), session, options, run);
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "kv_server: {}\n", e.what());
     return 1;
