@@ -1,77 +1,68 @@
 // The tutorial's server over TLS: greets each client with "Connect" and
 // answers every line with "Information received".
 //
-//   tls_server HOST PORT CERT.pem KEY.pem
+//   tls_server HOST PORT CERT.pem KEY.pem [--max-clients N]
 //
 // A throwaway certificate for trying it out: see examples/README.md.
 #include "command_line.hpp"
 
-#include <coline/coline.hpp>
+#include <coline/run_server.hpp>
 #include <coline/tls.hpp>
 
 #include <fmt/core.h>
 
-#include <csignal>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 
-asio::awaitable<void> session(coline::connection plain, asio::ssl::context& tls)
+// The server has done the handshake already: a client that never completes one holds up no one else.
+asio::awaitable<void> session(coline::tls_connection& conn)
 {
-    plain.options().read_timeout = 5min; // idle clients go
-    plain.options().write_timeout = 30s; // and so do clients that do not read
-    try {
-        // The handshake runs here, not in the accept loop: a client that
-        // never completes it holds up no one else.
-        coline::tls_connection conn = co_await coline::start_tls(std::move(plain), tls, 10s);
-        co_await coline::write_line(conn, "Connect");
-        while (auto line = co_await coline::read_line(conn)) {
-            fmt::print("Buffer: {}\n", *line);
-            co_await coline::write_line(conn, "Information received");
-        }
-        co_await coline::shutdown_tls(conn, 5s);
-    } catch (const std::system_error& e) {
-        fmt::print(stderr, "client dropped: {}\n", e.what());
+    co_await coline::write_line(conn, "Connect");
+    while (auto line = co_await coline::read_line(conn)) {
+        fmt::print("Buffer: {}\n", *line);
+        co_await coline::write_line(conn, "Information received");
     }
-}
-
-asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, asio::ssl::context& tls)
-{
-    for (;;) {
-        auto [ec, plain] = co_await coline::accept(acceptor, coline::as_tuple);
-        if (ec == asio::error::operation_aborted)
-            co_return; // the acceptor was closed: we are stopping
-        if (!ec) {
-            asio::co_spawn(acceptor.get_executor(), session(std::move(plain), tls), asio::detached);
-        } else { // out of descriptors, say: pause rather than spin
-            asio::steady_timer pause(acceptor.get_executor(), 100ms);
-            co_await pause.async_wait(asio::use_awaitable);
-        }
-    }
+    // The client's close_notify ended the loop: answer it. (Had the session ended
+    // first, the server would send close_notify itself.)
+    co_await coline::shutdown_tls(conn, 5s, coline::as_tuple);
 }
 
 int main(int argc, char* argv[])
 try {
-    if (argc != 5) {
-        fmt::print(stderr, "usage: tls_server HOST PORT CERT.pem KEY.pem\n");
+    std::vector<std::string> args;
+    coline::server_options options;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--max-clients" && i + 1 < argc)
+            options.max_clients = number_argument(argv[++i], 1'000'000, "client count"); // the others are closed
+        else
+            args.push_back(argv[i]);
+    }
+    if (args.size() != 4) {
+        fmt::print(stderr, "usage: tls_server HOST PORT CERT.pem KEY.pem [--max-clients N]\n");
         return 2;
     }
     asio::ssl::context tls(asio::ssl::context::tls_server);
-    tls.use_certificate_chain_file(argv[3]);
-    tls.use_private_key_file(argv[4], asio::ssl::context::pem);
+    tls.use_certificate_chain_file(args[2]);
+    tls.use_private_key_file(args[3], asio::ssl::context::pem);
 
-    asio::io_context io;
-    asio::ip::tcp::acceptor acceptor(io, listen_endpoint(argv[1], argv[2]));
-    fmt::print(stderr, "Listening on {}:{}\n", acceptor.local_endpoint().address().to_string(),
-               acceptor.local_endpoint().port());
+    options.on_handler_error = [](std::exception_ptr error) { // a failed handshake, a client that went away, ...
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "client dropped: {}\n", e.what());
+        }
+    };
+    coline::run_options run;
+    run.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
+        fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
+    };
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
-
-    // SIGINT/SIGTERM: stop. (For limits and a graceful stop over plain TCP, see coline::serve in server.cpp.)
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](std::error_code, int) { io.stop(); });
-    asio::co_spawn(io, listen(acceptor, tls), asio::detached);
-    io.run();
+    // The same server as over plain TCP, with the handshake (10 s at most) between accept and session.
+    // SIGINT/SIGTERM: stop accepting, answer the lines already received, exit 0.
+    coline::run_server(listen_endpoint(args[0], args[1]), session, options, run, coline::tls_transport{tls});
 } catch (const std::exception& e) { // a bad argument, a missing certificate, an address in use, ...
     fmt::print(stderr, "tls_server: {}\n", e.what());
     return 1;

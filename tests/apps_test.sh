@@ -11,7 +11,6 @@ if ! command -v nc >/dev/null; then
     exit 0
 fi
 
-not() { ! "$@"; }
 reads_to_end() { timeout 30 cat <&"$1" >/dev/null; } # fd: within 30 s
 
 stops_on_sigterm() { # pid

@@ -9,8 +9,16 @@ check() { # name, then a command that must succeed
     local name=$1; shift
     if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
 }
+not() { ! "$@"; }
 same() { diff -u "$1" "$2" >&2; }
 contains() { grep -qF -- "$2" "$1" || { echo "no '$2' in: $(cat "$1")" >&2; return 1; }; }
+fails_with() { # text, command...: the command exits 1 and says text on stderr
+    local text=$1; shift
+    "$@" >/dev/null 2>"$work/error.txt"
+    local status=$?
+    [ "$status" -eq 1 ] || { echo "exit status $status: $(cat "$work/error.txt")" >&2; return 1; }
+    contains "$work/error.txt" "$text"
+}
 
 # Starts a listening program in the background; sets pid and port. Waits (at most 5 s)
 # for its "Listening on HOST:PORT" line.
@@ -19,7 +27,7 @@ start() { # out-file, program, args...
     "$@" >"$work/$out.out" 2>"$work/$out.err" &
     pid=$!
     for _ in $(seq 100); do
-        port=$(sed -n 's/^Listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/$out.err")
+        port=$(sed -n 's/^Listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/$out.err" 2>/dev/null)
         [ -n "$port" ] && return 0
         sleep 0.05
     done

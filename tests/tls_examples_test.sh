@@ -29,17 +29,49 @@ check "a client that does not trust the server's certificate exits 2" test $? -e
 check "... and says certificate verify failed" contains "$work/untrusted.out" "certificate verify failed"
 
 for _ in $(seq 100); do grep -q "unknown ca" "$work/server.err" && break; sleep 0.05; done
-check "... and the server logs the client's alert" contains "$work/server.err" "start_tls: tlsv1 alert unknown ca"
+check "... and the server logs the client's alert" contains "$work/server.err" "client dropped: coline::server: opening the connection: tlsv1 alert unknown ca"
 if command -v nc >/dev/null; then
     printf 'SOME data\n' | nc -N 127.0.0.1 "$port" >/dev/null 2>&1
     for _ in $(seq 100); do grep -q "wrong version number" "$work/server.err" && break; sleep 0.05; done
-    check "a plain-text client is a handshake error on the server" contains "$work/server.err" "start_tls: wrong version number"
+    check "a plain-text client is a handshake error on the server" contains "$work/server.err" "opening the connection: wrong version number"
 fi
 "$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1
 check "the server still serves after failed handshakes" test $? -eq 0
 
-kill -TERM "$server_pid"; wait "$server_pid"
-check "tls_server exits 0 on SIGTERM" test $? -eq 0
 check "tls_server logged the lines it got" test "$(grep -c '^Buffer: SOME data$' "$work/server.out")" -eq 2
+
+# SIGTERM with a client connected mid-session: it gets its answers and the server's close_notify
+# (openssl s_client ends then), the server exits 0.
+mkfifo "$work/s_client.in"
+openssl s_client -quiet -CAfile "$work/localhost.pem" -connect "localhost:$port" \
+    <"$work/s_client.in" >"$work/s_client.out" 2>"$work/s_client.err" &
+s_client_pid=$!
+exec 3>"$work/s_client.in"
+printf 'third\nfourth\n' >&3
+wait_for_text "$work/server.out" "Buffer: fourth"
+kill -TERM "$server_pid"
+wait_exit "$server_pid"
+check "tls_server exits 0 on SIGTERM" test "$status" = 0
+wait_exit "$s_client_pid"
+check "the connected client ends with the server" test "$status" != timeout
+check "... after both answers" same <(printf 'Connect\nInformation received\nInformation received\n') "$work/s_client.out"
+check "... and the server's close_notify" not grep -q "unexpected eof" "$work/s_client.err"
+exec 3>&-
+
+# --max-clients: a client over the limit is closed before its handshake.
+start limited "$server" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" --max-clients 1 || exit 1
+exec 4<>"/dev/tcp/127.0.0.1/$port" # in its handshake: it holds the one place
+"$client" localhost "$port" "$work/localhost.pem" >"$work/refused.out" 2>&1
+check "a client over --max-clients fails its handshake" test $? -eq 2
+check "... at the end of the stream" contains "$work/refused.out" "stream truncated"
+exec 4<&-
+ok=1
+for _ in $(seq 100); do "$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1 && { ok=0; break; }; sleep 0.05; done
+check "... and once the place is free, a client is served" test "$ok" -eq 0
+kill -INT "$pid"
+wait_exit "$pid"
+check "tls_server exits 0 on SIGINT" test "$status" = 0
+check "a bad --max-clients is refused" \
+    fails_with "tls_server: not a client count" "$server" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" --max-clients x
 
 finish "tls examples"
