@@ -1,14 +1,18 @@
 // The tutorial's server: greets each client with "Connect" and answers every
-// line with "Information received", serving all clients at once.
+// line with "Information received", serving all clients at once, over TCP or
+// on a Unix socket.
 //
 //   server [host] [port] [--max-clients N] [--threads N] [--quiet]    (default 127.0.0.1 10008)
+//   server --unix PATH [--max-clients N] [--quiet]
 #include "command_line.hpp"
 
 #include <coline/coline.hpp>
 
 #include <fmt/core.h>
+#include <fmt/ostream.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 bool quiet = false;
@@ -20,7 +24,9 @@ void log(fmt::format_string<Args...> format, Args&&... args)
         fmt::print(format, std::forward<Args>(args)...);
 }
 
-asio::awaitable<void> session(coline::connection& conn)
+// The same session for both: a `coline::connection` (TCP) or a `coline::local_connection`.
+template <class Connection>
+asio::awaitable<void> session(Connection& conn)
 {
     log("Socket connected\n");
     log("send data to client\n");
@@ -38,25 +44,34 @@ asio::awaitable<void> session(coline::connection& conn)
     log("Closed the socket\n");
 }
 
+template <class Endpoint>
+void serve(const Endpoint& endpoint, const coline::server_options& options, std::size_t threads)
+{
+    coline::run_options<Endpoint> run;
+    run.threads = threads;
+    run.on_listening = [](const Endpoint& at) { fmt::print(stderr, "Listening on {}\n", fmt::streamed(at)); };
+    // Until SIGINT/SIGTERM: then stop accepting, answer the lines already received, and return.
+    coline::run_server(endpoint, session<coline::socket_connection<typename Endpoint::protocol_type>>, options, run);
+}
+
+// Removes the socket file at `path` unless a server answers there; anything but a socket stays.
+bool remove_stale_socket(const std::string& path)
+{
+    if (!std::filesystem::is_socket(std::filesystem::symlink_status(path)))
+        return true;
+    asio::io_context io;
+    asio::local::stream_protocol::socket probe(io);
+    std::error_code refused;
+    probe.connect({path}, refused);
+    return refused && std::filesystem::remove(path);
+}
+
 int main(int argc, char* argv[])
 try {
-    std::string host = "127.0.0.1", port = "10008";
+    std::string host = "127.0.0.1", port = "10008", unix_path;
+    std::size_t threads = 1;
     coline::server_options options;
     options.refusal_line = "not connect";
-    for (int i = 1, positional = 0; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--quiet")
-            quiet = true;
-        else if (arg == "--max-clients" && i + 1 < argc)
-            options.max_clients = number_argument(argv[++i], 1'000'000, "client count");
-        else if (arg == "--threads" && i + 1 < argc)
-            options.threads = number_argument(argv[++i], 256, "thread count");
-        else
-            (positional++ == 0 ? host : port) = arg;
-    }
-    options.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
-        fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
-    };
     options.on_handler_error = [](std::exception_ptr error) {
         try {
             std::rethrow_exception(error);
@@ -64,10 +79,29 @@ try {
             fmt::print(stderr, "client dropped: {}\n", e.what());
         }
     };
+    for (int i = 1, positional = 0; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--quiet")
+            quiet = true;
+        else if (arg == "--unix" && i + 1 < argc)
+            unix_path = argv[++i];
+        else if (arg == "--max-clients" && i + 1 < argc)
+            options.max_clients = number_argument(argv[++i], 1'000'000, "client count");
+        else if (arg == "--threads" && i + 1 < argc)
+            threads = number_argument(argv[++i], 256, "thread count");
+        else
+            (positional++ == 0 ? host : port) = arg;
+    }
 
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ); // log lines show as they happen, even in a pipe
-    // SIGINT/SIGTERM: stop accepting, answer the lines already received, exit 0.
-    coline::serve(listen_endpoint(host, port), session, options);
+    if (unix_path.empty())
+        serve(listen_endpoint(host, port), options, threads);
+    else {
+        if (!remove_stale_socket(unix_path)) // one left by a server that did not exit cleanly goes
+            throw std::invalid_argument("a server is listening on " + unix_path);
+        serve(asio::local::stream_protocol::endpoint(unix_path), options, threads);
+        remove_stale_socket(unix_path);
+    }
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "server: {}\n", e.what());
     return 1;

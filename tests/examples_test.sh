@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the example server and client the way a user would, over loopback on
-# ports the kernel picks, and compares what they print with the tutorial's.
-#   examples_test.sh SERVER CLIENT
+# ports the kernel picks and on a Unix socket, and compares what they print
+# with the tutorial's; then the README's server, which must be the README's code.
+#   examples_test.sh SERVER CLIENT README_SERVER
 set -uo pipefail
-server=$1 client=$2
+server=$1 client=$2 readme_server=$3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/script_support.sh"
 
@@ -70,13 +71,6 @@ else
 fi
 
 # 7. Bad arguments and a taken port: a one-line reason and exit status 1, not a crash.
-fails_with() { # text, command...: the command exits 1 and says text on stderr
-    local text=$1; shift
-    "$@" >/dev/null 2>"$work/error.txt"
-    local status=$?
-    [ "$status" -eq 1 ] || { echo "exit status $status: $(cat "$work/error.txt")" >&2; return 1; }
-    contains "$work/error.txt" "$text"
-}
 check "a port over 65535 is refused" fails_with "server: not a port number (0 to 65535): '70000'" "$server" 127.0.0.1 70000
 check "a port that is not a number is refused" fails_with "not a port number" "$server" 127.0.0.1 http
 check "a host that is not an IP address is refused" fails_with "server: not an IP address: 'nowhere'" "$server" nowhere 0
@@ -84,5 +78,79 @@ check "a bad --threads is refused" fails_with "not a thread count" "$server" 127
 start taken "$server" 127.0.0.1 0 || exit 1
 check "a port in use is reported" fails_with "Address already in use" "$server" 127.0.0.1 "$port"
 kill "$pid"
+
+# 8. --unix PATH: the same session on a Unix socket. A socket file left by a
+# server that is gone is replaced; a live server's socket, or a file that is
+# not a socket, is left alone; the server removes its socket when it exits.
+if command -v nc >/dev/null; then
+    sock=$work/server.sock
+    start_unix() { # out-file, args...: starts the server on $sock and waits for it
+        local out=$1; shift
+        "$server" --unix "$sock" "$@" >"$work/$out.out" 2>"$work/$out.err" &
+        pid=$!
+        wait_for_text "$work/$out.err" "Listening on $sock"
+    }
+    start_unix crashed || exit 1
+    kill -KILL "$pid"; wait "$pid" 2>/dev/null
+    check "a killed server leaves its socket file" test -S "$sock"
+    start_unix unix || exit 1
+    check "a stale socket file is replaced" test -S "$sock"
+    printf 'SOME data\n' | nc -N -U "$sock" >"$work/unix_nc.out"
+    check "nc -U gets Connect then Information received" same <(printf 'Connect\nInformation received\n') "$work/unix_nc.out"
+    wait_for_text "$work/unix.out" "Closed the socket"
+    check "the server prints the tutorial's lines for a Unix client" same "$here/expected/server.txt" "$work/unix.out"
+    check "a second server on a live socket is refused" fails_with "server: a server is listening on $sock" "$server" --unix "$sock"
+    check "... and the live socket stays" test -S "$sock"
+    kill -TERM "$pid"
+    wait_exit "$pid"
+    check "the Unix server exits 0 on SIGTERM" test "$status" = 0
+    check "... and removes its socket file" test ! -e "$sock"
+    echo "not a socket" >"$work/file"
+    check "a file that is not a socket is not replaced" fails_with "Address already in use" "$server" --unix "$work/file"
+    check "... and stays as it was" test "$(cat "$work/file")" = "not a socket"
+    check "--threads needs TCP" fails_with "more than one thread needs TCP" "$server" --unix "$sock" --threads 2
+else
+    echo "skipped: nc is not installed"
+fi
+
+# 9. The README's server (examples/readme_server.cpp, on a free port given as its
+# argument): the README shows that very file, and it holds the tutorial's exchange.
+readme=$here/../README.md
+heading="## The tutorial's server in 20 lines"
+awk -v heading="$heading" '$0 == heading { found = 1; next }
+    found && /^```cpp$/ { inside = 1; next }
+    inside && /^```$/ { exit }
+    inside { print }' "$readme" >"$work/readme_block.cpp"
+check "the README's code block is examples/readme_server.cpp" \
+    same "$here/../examples/readme_server.cpp" "$work/readme_block.cpp"
+
+start_readme_server() { # tries a few ports nothing listens on; sets pid and port
+    for _ in $(seq 10); do
+        port=$((20000 + RANDOM % 40000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue # taken
+        stdbuf -oL "$readme_server" "$port" >"$work/readme.out" 2>"$work/readme.err" &
+        pid=$!
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break # the port was taken meanwhile: try another
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+            sleep 0.05
+        done
+    done
+    echo "$readme_server did not start: $(cat "$work/readme.err")" >&2
+    return 1
+}
+if ! command -v nc >/dev/null; then
+    echo "skipped: nc is not installed"
+elif check "the README's server starts" start_readme_server; then
+    printf 'SOME data\n' | nc -N 127.0.0.1 "$port" >"$work/readme_nc.out"
+    check "the README's server: nc gets Connect then Information received" \
+        same <(printf 'Connect\nInformation received\n') "$work/readme_nc.out"
+    "$client" 127.0.0.1 "$port" >"$work/readme_client.out" 2>&1
+    check "the README's server: our client prints the tutorial's lines" \
+        same "$here/expected/client.txt" "$work/readme_client.out"
+    check "the README's server prints what it got" \
+        same <(printf 'Buffer: SOME data\nBuffer: SOME data\n') "$work/readme.out"
+    kill "$pid"
+fi
 
 finish examples
