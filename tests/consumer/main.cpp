@@ -4,6 +4,9 @@
 
 #include <fmt/core.h>
 
+#include <exception>
+#include <string>
+
 asio::awaitable<void> session(coline::connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
@@ -11,22 +14,32 @@ asio::awaitable<void> session(coline::connection& conn)
         co_await coline::write_line(conn, "Information received");
 }
 
+asio::awaitable<std::string> client(coline::server& server)
+{
+    using namespace std::chrono_literals;
+    auto conn = co_await coline::connect("127.0.0.1", server.local_endpoint().port(), 5s);
+    std::string greeting{(co_await coline::read_line(conn, 5s)).value_or("?")}; // a copy: the view lives until the next read
+    co_await coline::write_line(conn, "SOME data");
+    auto answer = co_await coline::read_line(conn, 5s);
+    server.stop();
+    co_return fmt::format("{} / {}", greeting, answer.value_or("?"));
+}
+
 int main()
 {
     asio::io_context io;
     coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, session);
-    asio::co_spawn(io, server.serve(), asio::detached);
-    auto client = [&]() -> asio::awaitable<std::string> {
-        using namespace std::chrono_literals;
-        auto conn = co_await coline::connect("127.0.0.1", std::to_string(server.local_endpoint().port()), 5s);
-        std::string greeting{(co_await coline::read_line(conn, 5s)).value_or("?")}; // a copy: the view lives until the next read
-        co_await coline::write_line(conn, "SOME data");
-        auto answer = co_await coline::read_line(conn, 5s);
-        server.stop();
-        co_return fmt::format("{} / {}", greeting, answer.value_or("?"));
-    };
+    asio::co_spawn(io, server.run(), asio::detached);
     std::string result;
-    asio::co_spawn(io, client(), [&](std::exception_ptr, std::string r) { result = r; });
+    asio::co_spawn(io, client(server), [&](std::exception_ptr error, std::string r) {
+        try {
+            if (error)
+                std::rethrow_exception(error);
+            result = r;
+        } catch (const std::exception& e) {
+            result = e.what();
+        }
+    });
     io.run_for(std::chrono::seconds{10});
     if (result != "Connect / Information received") {
         fmt::print("consumer FAILED: {}\n", result);
