@@ -55,20 +55,24 @@ private:
     std::vector<std::error_code> codes_;
 };
 
-/// coline::serve() on a thread of its own, on 127.0.0.1 and a port the kernel
-/// picks. Stops and joins when destroyed (or on stop()).
+/// coline::run_server() on a thread of its own, on 127.0.0.1 and a port the
+/// kernel picks. Stops and joins when destroyed (or on stop()).
 class background_server {
 public:
-    explicit background_server(coline::server_options options = {}, coline::session_handler handler = echo_session)
+    explicit background_server(coline::server_options options = {}, coline::session_handler<> handler = echo_session,
+                               std::size_t threads = 1)
     {
-        options.stop_on_signals = false;
+        coline::run_options<tcp::endpoint> run;
+        run.threads = threads;
+        run.stop_on_signals = false;
+        run.stop = stop_.get_token();
         std::promise<unsigned short> listening;
         auto port = listening.get_future();
-        options.on_listening = [&listening](const tcp::endpoint& endpoint) { listening.set_value(endpoint.port()); };
+        run.on_listening = [&listening](const tcp::endpoint& endpoint) { listening.set_value(endpoint.port()); };
         options.on_handler_error = [this](std::exception_ptr error) { errors.add(error); };
-        thread_ = std::thread([this, options, handler] {
+        thread_ = std::thread([this, options, handler, run] {
             try {
-                coline::serve({asio::ip::address_v4::loopback(), 0}, handler, options, stop_.get_token());
+                coline::run_server(tcp::endpoint{asio::ip::address_v4::loopback(), 0}, handler, options, run);
             } catch (...) {
                 failure_ = std::current_exception();
             }
@@ -81,7 +85,7 @@ public:
 
     unsigned short port() const { return port_; }
 
-    /// Requests a graceful stop and waits for serve() to return; how long that took.
+    /// Requests a graceful stop and waits for run_server() to return; how long that took.
     std::chrono::steady_clock::duration stop()
     {
         const auto started = std::chrono::steady_clock::now();

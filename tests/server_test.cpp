@@ -9,7 +9,7 @@ TEST_CASE("a server on an io_context of one's own serves until stop() and then r
     coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, echo_session);
     const auto port = std::to_string(server.local_endpoint().port());
     bool returned = false;
-    asio::co_spawn(io, server.serve(), [&](std::exception_ptr) { returned = true; });
+    asio::co_spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
 
     auto client = [&]() -> asio::awaitable<std::string> {
         auto conn = co_await coline::connect("127.0.0.1", port, 5s);
@@ -27,14 +27,14 @@ TEST_CASE("a server on an io_context of one's own serves until stop() and then r
     CHECK(server.client_count() == 0);
 }
 
-TEST_CASE("local_endpoint is known before serve() and still after stop()")
+TEST_CASE("local_endpoint is known before run() and still after stop()")
 {
     asio::io_context io;
     coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, echo_session);
     const auto before = server.local_endpoint();
     CHECK(before.port() != 0);
     server.stop();
-    io.run_for(1s); // serve() never ran: stop() only closes the acceptor
+    io.run_for(1s); // run() never ran: stop() only closes the acceptor
     CHECK(server.local_endpoint() == before);
 }
 
@@ -86,18 +86,19 @@ TEST_CASE("a handler that throws ends only its own client and is reported" * doc
     CHECK(server.errors.size() == 1);
 }
 
-TEST_CASE("without an error hook, an exception that is not a system_error comes out of serve()" * doctest::timeout(20))
+TEST_CASE("without an error hook, an exception that is not a system_error comes out of run_server()" * doctest::timeout(20))
 {
     auto buggy = [](coline::connection&) -> asio::awaitable<void> {
         throw std::logic_error("bug");
         co_return;
     };
-    coline::server_options options;
-    options.stop_on_signals = false;
+    coline::run_options<tcp::endpoint> run;
+    run.stop_on_signals = false;
     std::promise<unsigned short> listening;
-    options.on_listening = [&](const tcp::endpoint& endpoint) { listening.set_value(endpoint.port()); };
+    run.on_listening = [&](const tcp::endpoint& endpoint) { listening.set_value(endpoint.port()); };
     std::thread connector([&] { blocking_client(listening.get_future().get()).wait_for_close(); });
-    CHECK_THROWS_AS(coline::serve({asio::ip::address_v4::loopback(), 0}, buggy, options), std::logic_error);
+    CHECK_THROWS_AS(coline::run_server(tcp::endpoint{asio::ip::address_v4::loopback(), 0}, buggy, {}, run),
+                    std::logic_error);
     connector.join();
 }
 
@@ -115,11 +116,9 @@ TEST_CASE("a handler that ends while its client still sends lets the client read
     CHECK(client.wait_for_close() == asio::error::eof);
 }
 
-TEST_CASE("serve() on two threads serves clients and stops cleanly" * doctest::timeout(30))
+TEST_CASE("run_server() on two threads serves clients and stops cleanly" * doctest::timeout(30))
 {
-    coline::server_options options;
-    options.threads = 2;
-    background_server server(options);
+    background_server server({}, echo_session, 2);
     std::vector<std::thread> clients;
     std::atomic<int> served = 0;
     for (int i = 0; i < 8; ++i)
@@ -134,7 +133,7 @@ TEST_CASE("serve() on two threads serves clients and stops cleanly" * doctest::t
     CHECK_FALSE(server.failure());
 }
 
-TEST_CASE("stop() before any client makes serve() return at once" * doctest::timeout(20))
+TEST_CASE("stop() before any client makes run_server() return at once" * doctest::timeout(20))
 {
     background_server server;
     CHECK(server.stop() < 5s);
@@ -175,4 +174,21 @@ TEST_CASE("when the grace period is over, a handler awaiting something else is c
     const auto took = server.stop();
     CHECK(took < 10s);
     CHECK(client.wait_for_close());
+}
+
+TEST_CASE("reuse_port lets two TCP servers share a port; without it the port is in use")
+{
+    asio::io_context io;
+    coline::server_options options;
+    options.reuse_port = true;
+    coline::server first(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, echo_session, options);
+    const tcp::endpoint at = first.local_endpoint();
+    auto make = [&](const coline::server_options& with) { coline::server another(io.get_executor(), at, echo_session, with); };
+    CHECK_NOTHROW(make(options));
+    try {
+        make({});
+        FAIL("a second server took the port without reuse_port");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == asio::error::address_in_use);
+    }
 }

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +26,44 @@ template <class T>
 T run(asio::io_context& io, asio::awaitable<T> task, std::chrono::steady_clock::duration limit = 10s)
 {
     return coline::testing::run(io, std::move(task), limit);
+}
+
+/// Runs `io` until `done()` holds, `limit` passes or nothing is left to run;
+/// returns `done()`. For work spawned before, with handlers of its own.
+template <class Done>
+bool run_until(asio::io_context& io, Done done, std::chrono::steady_clock::duration limit = 10s)
+{
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    io.restart();
+    while (!done() && std::chrono::steady_clock::now() < give_up)
+        if (io.run_one_until(give_up) == 0 && io.stopped())
+            break;
+    return done();
+}
+
+namespace detail {
+template <class T, class Done>
+asio::awaitable<void> deliver(asio::awaitable<T> operation, Done done)
+{
+    std::exception_ptr error;
+    std::optional<T> result;
+    try {
+        result.emplace(co_await std::move(operation));
+    } catch (...) {
+        error = std::current_exception();
+    }
+    done(error, std::move(result));
+}
+} // namespace detail
+
+/// co_spawn for an operation that returns a connection: runs `operation` (made
+/// by the caller, arguments and all) and calls `done(exception_ptr,
+/// std::optional<T>)`. (Asio 1.22's co_spawn with a handler needs a T it can
+/// default-construct for the exception case, which a connection is not.)
+template <class T, class Done>
+void spawn_operation(asio::io_context& io, asio::awaitable<T> operation, Done done)
+{
+    asio::co_spawn(io, detail::deliver(std::move(operation), std::move(done)), asio::detached);
 }
 
 /// An acceptor on 127.0.0.1 with a port the kernel picked.

@@ -1,84 +1,11 @@
 // TLS: the tutorial's exchange over asio::ssl::stream, with a throwaway
 // self-signed certificate made at test time (no key is committed), and each
 // way a TLS connection can fail.
-#include "support.hpp"
-
-#include <coline/tls.hpp>
-
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-
-#include <memory>
+#include "tls_support.hpp"
 
 using namespace test;
 
 namespace {
-
-// A key and a self-signed certificate for `names` (subjectAltName syntax:
-// "DNS:localhost,IP:127.0.0.1"), valid for an hour, in PEM.
-struct throwaway_certificate {
-    std::string certificate;
-    std::string key;
-};
-
-template <class T, void (*Free)(T*)>
-using openssl_ptr = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
-
-std::string pem_of(auto write)
-{
-    openssl_ptr<BIO, BIO_free_all> bio(BIO_new(BIO_s_mem()));
-    REQUIRE(write(bio.get()) == 1);
-    char* data = nullptr;
-    const long size = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(size));
-}
-
-throwaway_certificate make_certificate(const char* common_name, const char* names)
-{
-    openssl_ptr<EVP_PKEY, EVP_PKEY_free> key(EVP_EC_gen("P-256"));
-    REQUIRE(key);
-    openssl_ptr<X509, X509_free> cert(X509_new());
-    X509_set_version(cert.get(), 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-    X509_set_pubkey(cert.get(), key.get());
-    X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
-    X509_set_issuer_name(cert.get(), name);
-    X509V3_CTX context;
-    X509V3_set_ctx_nodb(&context);
-    X509V3_set_ctx(&context, cert.get(), cert.get(), nullptr, nullptr, 0);
-    openssl_ptr<X509_EXTENSION, X509_EXTENSION_free> alt_names(
-        X509V3_EXT_conf_nid(nullptr, &context, NID_subject_alt_name, names));
-    REQUIRE(alt_names);
-    X509_add_ext(cert.get(), alt_names.get(), -1);
-    REQUIRE(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0);
-    return {pem_of([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); }),
-            pem_of([&](BIO* b) { return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); })};
-}
-
-asio::ssl::context server_context(const throwaway_certificate& cert)
-{
-    asio::ssl::context context(asio::ssl::context::tls_server);
-    context.use_certificate_chain(asio::buffer(cert.certificate));
-    context.use_private_key(asio::buffer(cert.key), asio::ssl::context::pem);
-    return context;
-}
-
-asio::ssl::context client_context(const throwaway_certificate* trusted)
-{
-    asio::ssl::context context(asio::ssl::context::tls_client);
-    if (trusted)
-        context.add_certificate_authority(asio::buffer(trusted->certificate));
-    return context;
-}
-
-const throwaway_certificate& localhost_certificate()
-{
-    static const throwaway_certificate cert = make_certificate("localhost", "DNS:localhost,IP:127.0.0.1");
-    return cert;
-}
 
 // The tutorial's server session over TLS, ended with close_notify.
 asio::awaitable<void> tutorial_session(coline::tls_connection conn)
@@ -206,7 +133,13 @@ TEST_CASE("TLS: a plain-text client is a handshake error, and throws in the thro
             auto client = [&]() -> asio::awaitable<void> {
                 co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
             };
-            CHECK_THROWS_AS(run(io, client()), std::system_error);
+            try {
+                run(io, client());
+                FAIL("start_tls returned");
+            } catch (const std::system_error& e) {
+                CHECK(e.code().category() == asio::error::get_ssl_category());
+                CHECK(std::string(e.what()).find("coline::start_tls") != std::string::npos);
+            }
         } else {
             auto [ec, conn] = run(io, accept_tls(acceptor, server_tls, 5s));
             CHECK(ec.category() == asio::error::get_ssl_category());
@@ -243,16 +176,29 @@ TEST_CASE("TLS: shutdown_tls gives up at its time limit when the peer never answ
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     std::optional<coline::tls_connection> idle_client; // connected, then reads nothing
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        idle_client.emplace(co_await coline::connect_tls("127.0.0.1", port_of(acceptor), client_tls, 5s));
-    }, asio::detached);
-    auto server = [&]() -> asio::awaitable<std::error_code> {
+    auto server = [&](bool throwing) -> asio::awaitable<std::error_code> {
         auto conn = co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
-        co_return co_await coline::shutdown_tls(conn, 200ms);
+        if (!throwing) {
+            auto [ec] = co_await coline::shutdown_tls(conn, 200ms, coline::as_tuple);
+            co_return ec;
+        }
+        try {
+            co_await coline::shutdown_tls(conn, 200ms); // throws by default, like every operation
+        } catch (const std::system_error& e) {
+            co_return e.code();
+        }
+        co_return std::error_code{};
     };
-    const auto started = std::chrono::steady_clock::now();
-    CHECK(run(io, server()) == coline::error::timeout);
-    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    for (bool throwing : {false, true}) {
+        CAPTURE(throwing);
+        idle_client.reset();
+        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            idle_client.emplace(co_await coline::connect_tls("127.0.0.1", port_of(acceptor), client_tls, 5s));
+        }, asio::detached);
+        const auto started = std::chrono::steady_clock::now();
+        CHECK(run(io, server(throwing)) == coline::error::timeout);
+        CHECK(std::chrono::steady_clock::now() - started < 5s);
+    }
 }
 
 TEST_CASE("STARTTLS: a plain exchange, then both sides switch to TLS on the same connection" * doctest::timeout(20))
@@ -265,7 +211,8 @@ TEST_CASE("STARTTLS: a plain exchange, then both sides switch to TLS on the same
         // coalesce_writes on. (A local, not a temporary: GCC 12 destroys some temporaries
         // of a co_await's full-expression twice.)
         const coline::connection_options options = coline::server_options{}.connection;
-        auto plain = co_await coline::accept(acceptor, options);
+        auto plain = co_await coline::accept(acceptor);
+        plain.options() = options;
         auto request = co_await coline::read_line(plain, 5s);
         CHECK(request == "STARTTLS");
         co_await coline::write_line(plain, "OK go ahead"); // kept back: start_tls sends it in clear
@@ -319,4 +266,71 @@ TEST_CASE("start_tls as the client checks the host name too" * doctest::timeout(
         co_return ec;
     };
     CHECK_MESSAGE(run(io, client()).message().find("certificate verify failed") != std::string::npos, "no verify failure");
+}
+
+TEST_CASE("TLS: connect_tls and start_tls spawned with temporaries, before the io_context runs" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    const unsigned short port = acceptor.local_endpoint().port();
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    constexpr int clients = 4;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < clients; ++i)
+            asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
+        co_return;
+    }, asio::detached);
+
+    std::vector<coline::tls_connection> connected;
+    std::vector<std::string> failures;
+    int pending = 0;
+    auto keep = [&]() {
+        ++pending;
+        return [&](std::exception_ptr error, std::optional<coline::tls_connection> conn) {
+            --pending;
+            if (error) {
+                try {
+                    std::rethrow_exception(error);
+                } catch (const std::exception& e) {
+                    failures.emplace_back(e.what());
+                }
+            } else {
+                connected.push_back(std::move(*conn));
+            }
+        };
+    };
+    // The name the certificate must hold, in temporaries or in buffers the
+    // caller overwrites: a dangling one fails verification.
+    spawn_operation(io, coline::connect_tls(std::string("localhost"), std::to_string(port), client_tls, 5s), keep());
+    {
+        std::string host = "localhost";
+        spawn_operation(io, coline::connect_tls(host.c_str(), port, client_tls), keep());
+        host = "elsewhere";
+    }
+    auto plain = [&] {
+        tcp::socket socket(io);
+        socket.connect(acceptor.local_endpoint()); // the kernel completes it before accept
+        return coline::connection(std::move(socket));
+    };
+    spawn_operation(io, coline::start_tls(plain(), client_tls, std::string("localhost"), 5s), keep());
+    {
+        std::string host = "localhost";
+        spawn_operation(io, coline::start_tls(plain(), client_tls, host.c_str()), keep());
+        host = "elsewhere";
+    }
+    CHECK(run_until(io, [&] { return pending == 0; }));
+    CHECK(failures == std::vector<std::string>{});
+    REQUIRE(connected.size() == clients);
+
+    auto exchange = [&](coline::tls_connection& conn) -> asio::awaitable<std::vector<std::string>> {
+        std::vector<std::string> seen;
+        seen.emplace_back((co_await coline::read_line(conn, 5s)).value_or("<end>"));
+        co_await coline::write_line(conn, "SOME {}", std::string("data in a temporary"));
+        seen.emplace_back((co_await coline::read_line(conn, 5s)).value_or("<end>"));
+        co_await coline::shutdown_tls(conn, 5s);
+        co_return seen;
+    };
+    for (auto& conn : connected)
+        CHECK(run(io, exchange(conn)) == std::vector<std::string>{"Connect", "Information received"});
 }

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <future>
+#include <thread>
 #include <unistd.h>
 
 using namespace test;
@@ -94,7 +96,12 @@ TEST_CASE("Unix domain socket: a path nobody listens on is a clear error")
     auto [ec, conn] = coline::testing::run(io, coline::connect(local::endpoint(nowhere.path.string()), 5s, coline::as_tuple));
     CHECK(ec == std::error_code(ENOENT, asio::error::get_system_category())); // Asio keeps its own system category
     CHECK_FALSE(conn.stream().is_open());
-    CHECK_THROWS_AS(coline::testing::run(io, coline::connect(local::endpoint(nowhere.path.string()))), std::system_error);
+    try {
+        coline::testing::run(io, coline::connect(local::endpoint(nowhere.path.string())));
+        FAIL("connect returned");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == std::error_code(ENOENT, asio::error::get_system_category()));
+    }
 }
 
 TEST_CASE("TCP endpoint: connect without a name to resolve")
@@ -106,4 +113,100 @@ TEST_CASE("TCP endpoint: connect without a name to resolve")
         co_return co_await tutorial_client(co_await coline::connect(at, 5s));
     };
     CHECK(coline::testing::run(io, client(acceptor.local_endpoint())) == tutorial_transcript);
+}
+
+namespace {
+
+asio::awaitable<void> local_session(coline::local_connection& conn)
+{
+    co_await coline::write_line(conn, "Connect");
+    while (auto line = co_await coline::read_line(conn))
+        co_await coline::write_line(conn, "Information received");
+}
+
+} // namespace
+
+TEST_CASE("local_server: the tutorial's exchange over a Unix socket, then stop()" * doctest::timeout(10))
+{
+    using local = asio::local::stream_protocol;
+    asio::io_context io;
+    socket_path where;
+    coline::local_server server(io.get_executor(), local::endpoint(where.path.string()), local_session);
+    CHECK(server.local_endpoint().path() == where.path.string());
+    bool returned = false;
+    asio::co_spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
+    auto client = [](local::endpoint at) -> asio::awaitable<std::vector<std::string>> {
+        co_return co_await tutorial_client(co_await coline::connect(at, 5s));
+    };
+    for (int i = 0; i < 2; ++i)
+        CHECK(coline::testing::run(io, client(server.local_endpoint())) == tutorial_transcript);
+    server.stop();
+    CHECK(run_until(io, [&] { return returned; }));
+    CHECK(server.client_count() == 0);
+}
+
+TEST_CASE("local_server: reuse_port is for TCP only, and refused before the path is taken")
+{
+    using local = asio::local::stream_protocol;
+    asio::io_context io;
+    socket_path where;
+    coline::server_options options;
+    options.reuse_port = true;
+    auto make = [&] { coline::local_server server(io.get_executor(), local::endpoint(where.path.string()), local_session, options); };
+    CHECK_THROWS_AS(make(), std::invalid_argument);
+    CHECK_FALSE(std::filesystem::exists(where.path));
+    options.reuse_port = false;
+    CHECK_NOTHROW(make());
+}
+
+TEST_CASE("run_server on a Unix socket: serves until its stop token; more than one thread is refused" * doctest::timeout(20))
+{
+    using local = asio::local::stream_protocol;
+    socket_path where;
+    std::stop_source stop;
+    std::promise<local::endpoint> listening;
+    coline::run_options<local::endpoint> run;
+    run.stop_on_signals = false;
+    run.stop = stop.get_token();
+    bool listened = false; // (by the server's thread only)
+    run.on_listening = [&](const local::endpoint& at) {
+        listened = true;
+        listening.set_value(at);
+    };
+    std::exception_ptr failure;
+    std::thread server([&] {
+        try {
+            coline::run_server(local::endpoint(where.path.string()), local_session, {}, run);
+        } catch (...) {
+            failure = std::current_exception();
+            if (!listened)
+                listening.set_exception(failure);
+        }
+    });
+    auto bound = listening.get_future();
+    std::optional<local::endpoint> at;
+    if (bound.wait_for(10s) == std::future_status::ready) {
+        try {
+            at = bound.get();
+        } catch (...) {
+        }
+    }
+    CHECK(at);
+    if (at) {
+        asio::io_context io;
+        auto client = [](local::endpoint at) -> asio::awaitable<std::vector<std::string>> {
+            co_return co_await tutorial_client(co_await coline::connect(at, 5s));
+        };
+        CHECK(coline::testing::run(io, client(*at)) == tutorial_transcript);
+    }
+    stop.request_stop();
+    server.join();
+    CHECK_FALSE(failure);
+
+    socket_path other;
+    run.threads = 2;
+    run.on_listening = nullptr;
+    CHECK_THROWS_AS(coline::run_server(local::endpoint(other.path.string()), local_session, {}, run),
+                    std::invalid_argument);
+    CHECK_FALSE(std::filesystem::exists(other.path));
 }

@@ -22,7 +22,7 @@ TEST_CASE("write_line formats with fmt straight into the line")
     asio::io_context io;
     auto conn = scripted(io, {});
     run(io, coline::write_line(conn, "VALUE {} {}", "key", 42));
-    run(io, coline::write_line(conn, 1s, "{:>5}|{}", 7, 'x'));
+    run(io, coline::write_line(conn, "{:>5}|{}", 7, 'x'));
     const std::string braces_are_text = "{}";
     run(io, coline::write_line(conn, braces_are_text)); // without arguments the text is not a format
     CHECK(conn.stream().written() == "VALUE key 42\n    7|x\n{}\n");
@@ -37,13 +37,28 @@ TEST_CASE("text with a newline is refused with error::newline_in_line and nothin
         auto [ec] = run(io, coline::write_line(conn, coline::as_tuple, "two\nlines"));
         CHECK(ec == error::newline_in_line);
     }
+    SUBCASE("plain text, throwing")
+    {
+        try {
+            run(io, coline::write_line(conn, "two\nlines"));
+            FAIL("write_line returned");
+        } catch (const std::system_error& e) {
+            CHECK(e.code() == error::newline_in_line);
+        }
+    }
     SUBCASE("formatted text, throwing")
     {
-        CHECK_THROWS_AS(run(io, coline::write_line(conn, "{}", "two\nlines")), std::system_error);
+        try {
+            run(io, coline::write_line(conn, "{}", "two\nlines"));
+            FAIL("write_line returned");
+        } catch (const std::system_error& e) {
+            CHECK(e.code() == error::newline_in_line);
+            CHECK(std::string(e.what()).find("coline::write_line") != std::string::npos);
+        }
     }
-    SUBCASE("formatted text, non-throwing, with a time limit")
+    SUBCASE("formatted text, non-throwing")
     {
-        auto [ec] = run(io, coline::write_line(conn, 1s, coline::as_tuple, "x{}", "\n"));
+        auto [ec] = run(io, coline::write_line(conn, coline::as_tuple, "x{}", "\n"));
         CHECK(ec == error::newline_in_line);
     }
     CHECK(conn.stream().written().empty());
@@ -57,10 +72,11 @@ TEST_CASE("a write to a peer that never reads ends with error::timeout" * doctes
     auto [conn, peer] = make_tcp_pair(io);
     conn.stream().set_option(asio::socket_base::send_buffer_size(4096));
     const std::string big(60 * 1024, 'x');
+    conn.options().write_timeout = 100ms;
     const auto started = std::chrono::steady_clock::now();
     auto fill_until_timeout = [&]() -> asio::awaitable<std::error_code> {
         for (int i = 0; i < 1000; ++i) { // the kernel's buffers hold far less than 60 MiB
-            auto [ec] = co_await coline::write_line(conn, 100ms, coline::as_tuple, big);
+            auto [ec] = co_await coline::write_line(conn, coline::as_tuple, big);
             if (ec)
                 co_return ec;
         }
@@ -69,6 +85,14 @@ TEST_CASE("a write to a peer that never reads ends with error::timeout" * doctes
     const auto ec = run(io, fill_until_timeout());
     CHECK(ec == error::timeout);
     CHECK(std::chrono::steady_clock::now() - started < 15s);
+
+    // The throwing form throws it (every later write fails with the same error).
+    try {
+        run(io, coline::write_line(conn, big));
+        FAIL("write_line returned");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == error::timeout);
+    }
 }
 
 TEST_CASE("a write to a peer that has gone ends with the stream's error, and so does every later one" * doctest::timeout(10))
@@ -102,9 +126,10 @@ TEST_CASE("a connection can read and write at the same time from two coroutines"
         while (auto line = co_await coline::read_line(conn, 5s))
             ++answered;
     };
+    conn.options().write_timeout = 5s;
     auto writer = [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 50; ++i)
-            co_await coline::write_line(conn, 5s, "tick {}", i);
+            co_await coline::write_line(conn, "tick {}", i);
     };
     asio::co_spawn(io, reader(), asio::detached);
     run(io, writer());
@@ -219,10 +244,11 @@ TEST_CASE("writes from several coroutines take turns and every line arrives whol
     auto [conn, peer] = make_tcp_pair(io);
     conn.stream().set_option(asio::socket_base::send_buffer_size(4096));
     const std::string padding(3000, 'p'); // lines longer than one write, so writes would interleave
+    conn.options().write_timeout = 5s;
     int done = 0;
     auto writer = [&](char who) -> asio::awaitable<void> {
         for (int i = 0; i < 100; ++i)
-            co_await coline::write_line(conn, 5s, "{} {} {}", who, i, padding);
+            co_await coline::write_line(conn, "{} {} {}", who, i, padding);
         ++done;
     };
     asio::co_spawn(io, writer('A'), asio::detached);
@@ -267,8 +293,9 @@ TEST_CASE("a writer cancelled while it waits for its turn does not block the con
     asio::cancellation_signal cancel_second;
     std::error_code first, second, third;
     int done = 0;
+    conn.options().write_timeout = 5s;
     auto write = [&](std::string_view text, std::error_code& result) -> asio::awaitable<void> {
-        auto [ec] = co_await coline::write_line(conn, 5s, coline::as_tuple, text);
+        auto [ec] = co_await coline::write_line(conn, coline::as_tuple, text);
         result = ec;
         ++done;
     };
@@ -293,7 +320,8 @@ TEST_CASE("a formatting error at run time leaves nothing half-written behind")
 {
     asio::io_context io;
     auto conn = scripted(io, {});
-    CHECK_THROWS(run(io, coline::write_line(conn, "VALUE {:{}}", "x", -1)));
+    CHECK_THROWS_AS(run(io, coline::write_line(conn, "VALUE {:{}}", "x", -1)), fmt::format_error);
+    CHECK_THROWS_AS(run(io, coline::write_line(conn, coline::as_tuple, "VALUE {:{}}", "x", -1)), fmt::format_error);
     run(io, coline::write_line(conn, "OK"));
     CHECK(conn.stream().written() == "OK\n");
 }
