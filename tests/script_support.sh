@@ -45,7 +45,7 @@ wait_exit() {
 }
 
 wait_for_text() { # file, text: waits (at most 10 s) until the file holds the text
-    for _ in $(seq 200); do grep -qF -- "$2" "$1" && return 0; sleep 0.05; done
+    for _ in $(seq 200); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
     echo "$1 does not hold: $2" >&2
     return 1
 }
