@@ -15,8 +15,6 @@
 #include <string>
 #include <vector>
 
-using namespace std::chrono_literals;
-
 // The server has done the handshake already: a client that never completes one holds up no one else.
 asio::awaitable<void> session(coline::tls_connection& conn)
 {
@@ -25,10 +23,7 @@ asio::awaitable<void> session(coline::tls_connection& conn)
         fmt::print("Buffer: {}\n", *line);
         co_await coline::write_line(conn, "Information received");
     }
-    // The client's close_notify ended the loop: answer it. (Had the session ended
-    // first, the server would send close_notify itself.)
-    co_await coline::shutdown_tls(conn, 5s, coline::as_tuple);
-}
+} // the server answers the client's close_notify with its own
 
 int main(int argc, char* argv[])
 try {

@@ -92,11 +92,12 @@ struct server_access;
 
 // After a crowd of clients has gone (a burst, an attack), hands the memory
 // they used back to the system: glibc keeps freed memory in the process
-// otherwise. Each time the sessions fall to a quarter of their peak.
+// otherwise. Each time the sessions fall to a quarter of their peak, and
+// once more when the last of them has gone.
 inline void return_memory(std::size_t sessions, std::size_t& most_sessions)
 {
 #if defined(__GLIBC__)
-    if (most_sessions >= 64 && sessions <= most_sessions / 4) {
+    if ((most_sessions >= 64 && sessions <= most_sessions / 4) || (most_sessions >= 16 && sessions == 0)) {
         ::malloc_trim(0);
         most_sessions = sessions;
     }
@@ -293,6 +294,8 @@ private:
     asio::awaitable<void> run_session(session& s, socket_type socket)
     {
         auto [open_error, conn] = co_await transport_.open(std::move(socket), options_.connection);
+        if (open_error == asio::error::operation_aborted && stopping_)
+            co_return; // the server stopped during the handshake: nothing to report
         if (open_error)
             throw std::system_error(open_error, "coline::server: opening the connection");
         s.conn.emplace(std::move(conn));

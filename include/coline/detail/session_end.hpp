@@ -26,11 +26,14 @@ asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration lim
 
 // Ends our side of the stream, then lets the peer read every answer before
 // the close (a close with unread input would send it a reset instead).
-// <coline/tls.hpp> specialises it: over TLS, our end is close_notify.
+// <coline/tls.hpp> specialises it: over TLS, our end is close_notify, sent
+// even when the peer has ended its side first.
 template <class Stream>
 struct lingering_close {
     static asio::awaitable<void> run(basic_connection<Stream>& conn, duration linger)
     {
+        if (conn.at_end())
+            co_return; // nothing left unread: the close is a clean end
         std::error_code ignored;
         conn.stream().shutdown(asio::socket_base::shutdown_send, ignored);
         co_await discard_input(conn, linger);
@@ -47,7 +50,7 @@ asio::awaitable<void> end_session(basic_connection<Stream>& conn, bool clean, du
 {
     co_await asio::this_coro::throw_if_cancelled(false);
     co_await flush(conn, as_tuple);
-    if (clean && !conn.at_end() && conn.stream().lowest_layer().is_open())
+    if (clean && conn.stream().lowest_layer().is_open())
         co_await lingering_close<Stream>::run(conn, linger);
     conn.close();
 }
