@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Breaks coline's promises on purpose and checks that the test suite notices.
+
+    scripts/mutate.py [--jobs N] [--only NAME]...
+
+Each mutant below changes one line of a header the way a plausible bug
+would (the promise it breaks is its name, as docs/limits.md states it). For
+each, the script builds the test files that cover that promise against the
+mutated headers (in a copy: the checkout is never touched), runs the named
+test cases, and counts the mutant as killed when they fail. It exits 1 if a
+mutant survives, if one no longer applies (its text is not in the header
+exactly once) or does not compile, or if the unmutated headers fail those
+same tests.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# name, header (under include/coline), text, replacement, test files, test cases (doctest -tc patterns)
+MUTANTS = [
+    ("the lingering close",
+     "detail/session_end.hpp",
+     "    if (clean && conn.stream().lowest_layer().is_open())\n        co_await lingering_close<Stream>::run(conn, linger);",
+     "",
+     ["server_test.cpp"], ["a handler that ends while its client still sends lets the client read every answer"]),
+    ("the read timeout",
+     "read_line.hpp", "        deadline.start(timeout);\n        access::reading(conn) = true;",
+     "        deadline.start(no_timeout);\n        access::reading(conn) = true;",
+     ["read_line_test.cpp"], ["a read with a time limit ends with error::timeout when no line arrives"]),
+    ("the write timeout",
+     "connection.hpp", "        c.write_deadline_.start(timeout);", "        c.write_deadline_.start(no_timeout);",
+     ["write_line_test.cpp"], ["a write to a peer that never reads ends with error::timeout"]),
+    ("the line limit",
+     "detail/line_buffer.hpp", "        if (length > max_line) {", "        if (length > max_line + 1) {",
+     ["read_line_test.cpp"], ["a line exactly at the limit is read and one byte more is error::line_too_long"]),
+    ("the line limit's recovery: the rest of an overlong line is skipped",
+     "detail/line_buffer.hpp", "                ec = error::line_too_long;\n                discarding_ = true;",
+     "                ec = error::line_too_long;\n                discarding_ = false;",
+     ["read_line_test.cpp"], ["after error::line_too_long the connection skips that line and reads the next"]),
+    ("the input buffer bounded by the line limit",
+     "detail/line_buffer.hpp", "std::max(max_line + 2, min_capacity)", "std::max(max_line * 4, min_capacity)",
+     ["read_line_test.cpp"], ["memory stays bounded by the limit whatever a peer sends without a newline"]),
+    ("CRLF stripping",
+     "detail/line_buffer.hpp", "        if (length > 0 && data_[at - 1] == '\\r')",
+     "        if (false && length > 0 && data_[at - 1] == '\\r')",
+     ["read_line_test.cpp"], ["CRLF and LF line ends mix freely and a lone CR stays in the line"]),
+    ("a partial line at the end of the stream is reported",
+     "detail/line_buffer.hpp",
+     "        return begin_ == end_ ? std::error_code{} : make_error_code(error::partial_line);",
+     "        return std::error_code{};",
+     ["read_line_test.cpp"], ["the end of the stream in the middle of a line is error::partial_line*"]),
+    ("the refusal at max_clients",
+     "server.hpp", "if (clients_->fetch_add(1) >= options_.max_clients)", "if (clients_->fetch_add(1) > options_.max_clients)",
+     ["server_test.cpp"], ["the client over max_clients is sent the refusal line and closed"]),
+    ("graceful stop answers what was read",
+     "server.hpp", "                if (session.conn)\n                    session.conn->stop_reading();",
+     "                if (session.conn)\n                    session.conn->close();",
+     ["abuse_test.cpp"], ["graceful shutdown: answered lines and a line in progress are not lost*"]),
+    ("the grace period ends what remains",
+     "server.hpp", "                    if (session.conn)\n                        session.conn->close();\n                    session.cancel.emit",
+     "                    session.cancel.emit",
+     ["abuse_test.cpp"], ["graceful shutdown: a line that never ends is cut off when the grace period is over"]),
+    ("the accept back-off",
+     "server.hpp", "                backoff_.expires_after(pause);", "                backoff_.expires_after(duration::zero());",
+     ["abuse_test.cpp"], ["descriptor exhaustion: accept errors are reported, backed off, and serving resumes"]),
+    ("kept output is flushed before read_line waits",
+     "read_line.hpp", "    if (!line && !access::output(conn).empty() && !access::writing(conn)",
+     "    if (false && !line && !access::output(conn).empty() && !access::writing(conn)",
+     ["write_line_test.cpp"], ["kept answers are sent before read_line reports an error or the end",
+                               "with coalesce_writes, answers to pipelined lines leave in one write"]),
+    ("a failed write fails every later one",
+     "connection.hpp", "            c.write_failed_ = ec;\n", "",
+     ["write_line_test.cpp"], ["a write to a peer that has gone ends with the stream's error, and so does every later one"]),
+    ("the test runner's time-out is its own, not coline's",
+     "testing.hpp", '        throw step_timed_out("coline::testing::run: the task ran longer than its limit");',
+     '        throw std::system_error(coline::error::timeout, "coline::testing::run");',
+     ["testing_test.cpp"], ["run: a task that outlives its limit is cancelled*"]),
+    ("a line with a newline is refused",
+     "write_line.hpp", "    if (output.find('\\n', start) != std::string::npos) {",
+     "    if (false && output.find('\\n', start) != std::string::npos) {",
+     ["write_line_test.cpp"], ["text with a newline is refused with error::newline_in_line and nothing is sent"]),
+]
+
+FLAGS = ["-std=c++20", "-O0", "-w", "-pthread"]
+
+
+def compile_object(source, include, output):
+    subprocess.run(["g++", *FLAGS, "-I", str(include), "-c", str(source), "-o", str(output)], check=True,
+                   capture_output=True, text=True)
+
+
+def build_and_test(name, include, files, cases, work, main_object):
+    """Builds `files` against `include` and runs `cases`; returns (passed, seconds, output)."""
+    start = time.monotonic()
+    binary = work / "tests"
+    objects = []
+    for f in files:
+        obj = work / (f + ".o")
+        compile_object(ROOT / "tests" / f, include, obj)
+        objects.append(str(obj))
+    subprocess.run(["g++", *FLAGS, str(main_object), *objects, "-o", str(binary), "-lfmt"], check=True,
+                   capture_output=True, text=True)
+    try:
+        run = subprocess.run([str(binary), "-tc=" + ",".join(cases), "--no-intro", "--minimal"],
+                             capture_output=True, text=True, timeout=120)
+        passed = run.returncode == 0
+        output = run.stdout + run.stderr
+    except subprocess.TimeoutExpired:
+        passed, output = False, "timed out after 120 s"
+    ran = "test cases: 0 |" not in output
+    return passed and ran, time.monotonic() - start, output
+
+
+def copy_headers(work):
+    include = work / "include"
+    shutil.copytree(ROOT / "include", include)
+    return include
+
+
+def run_mutant(mutant, main_object, base):
+    name, header, text, replacement, files, cases = mutant
+    work = pathlib.Path(tempfile.mkdtemp(dir=base))
+    include = copy_headers(work)
+    path = include / "coline" / header
+    source = path.read_text()
+    if source.count(text) != 1:
+        return name, "no longer applies", 0.0, f"{header}: the text to mutate is there {source.count(text)} times"
+    path.write_text(source.replace(text, replacement))
+    try:
+        passed, seconds, output = build_and_test(name, include, files, cases, work, main_object)
+    except subprocess.CalledProcessError as e:
+        return name, "does not compile", 0.0, e.stderr[-2000:]  # a mutant must be a bug, not a typo
+    return name, "SURVIVED" if passed else "killed", seconds, output
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--only", action="append", help="run only the mutants whose name contains this")
+    args = parser.parse_args()
+    mutants = [m for m in MUTANTS if not args.only or any(o in m[0] for o in args.only)]
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="coline-mutants-") as base_name:
+        base = pathlib.Path(base_name)
+        main_object = base / "main.o"
+        compile_object(ROOT / "tests" / "main.cpp", ROOT / "include", main_object)
+
+        # The unmutated headers must pass every test the mutants use.
+        files = sorted({f for m in mutants for f in m[4]})
+        cases = [c for m in mutants for c in m[5]]
+        clean = base / "clean"
+        clean.mkdir()
+        passed, seconds, output = build_and_test("none", ROOT / "include", files, cases, clean, main_object)
+        print(f"unmutated: {'passed' if passed else 'FAILED'} ({seconds:.0f} s)", flush=True)
+        if not passed:
+            print(output)
+            return 1
+
+        results = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for name, verdict, seconds, output in pool.map(lambda m: run_mutant(m, main_object, base), mutants):
+                print(f"{verdict}: {name} ({seconds:.0f} s)", flush=True)
+                if verdict != "killed":
+                    print("   " + output.strip().replace("\n", "\n   "))
+                results.append(verdict)
+    killed = results.count("killed")
+    print(f"mutants: {killed} killed, {len(results) - killed} not, in {time.monotonic() - start:.0f} s")
+    print(f"{killed} passed, {len(results) - killed} failed")
+    return 0 if killed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
