@@ -76,7 +76,7 @@ asio::awaitable<result<Style, connection>> connect_op(std::string host, port ser
 }
 
 template <error_style Style, stream_endpoint Endpoint>
-asio::awaitable<result<Style, socket_connection<typename Endpoint::protocol_type>>>
+asio::awaitable<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>>
 connect_endpoint_op(Endpoint endpoint, duration timeout)
 {
     using protocol = typename Endpoint::protocol_type;
@@ -132,7 +132,7 @@ asio::awaitable<result<Style, connection>> connect(std::string host, port servic
 /// for a Unix socket path that does not exist, ENOENT in Asio's system
 /// category: "No such file or directory"; ...).
 template <stream_endpoint Endpoint, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, socket_connection<typename Endpoint::protocol_type>>> connect(Endpoint endpoint,
+asio::awaitable<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>> connect(Endpoint endpoint,
                                                                                            Style = Style{})
 {
     return detail::connect_endpoint_op<Style>(std::move(endpoint), no_timeout);
@@ -140,7 +140,7 @@ asio::awaitable<result<Style, socket_connection<typename Endpoint::protocol_type
 
 /// `connect` to an endpoint within `timeout`.
 template <stream_endpoint Endpoint, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, socket_connection<typename Endpoint::protocol_type>>>
+asio::awaitable<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>>
 connect(Endpoint endpoint, duration timeout, Style = Style{})
 {
     return detail::connect_endpoint_op<Style>(std::move(endpoint), timeout);
