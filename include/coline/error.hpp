@@ -8,6 +8,8 @@
 #include <type_traits>
 #include <utility>
 
+/// Everything coline offers: line I/O on connections, clients, servers.
+/// `coline::detail` is internal.
 namespace coline {
 
 /// The errors coline reports besides the ones Asio and the OS report

@@ -22,6 +22,7 @@
 
 COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
+/// Helpers for unit tests of session handlers and coroutines.
 namespace coline::testing {
 
 /// How long each step of a test may take before it fails (rather than hangs).
@@ -127,6 +128,8 @@ inline connection_pair make_connection_pair(asio::io_context& io,
 /// with `step_timed_out` after `limit`.
 class session_driver {
 public:
+    /// Starts `handler` on a connection with `options` (the server's by
+    /// default); each call then fails after `limit`.
     explicit session_driver(session_handler<> handler, connection_options options = server_options{}.connection,
                             duration limit = default_limit)
         : handler_(std::move(handler)),
