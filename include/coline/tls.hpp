@@ -71,8 +71,9 @@ inline std::string name_to_verify(std::string_view host)
 
 // Either side of the handshake on a connection that was plain until now. A
 // client names the host the server's certificate must name.
-inline asio::awaitable<std::tuple<std::error_code, tls_connection>>
-handshake(connection plain, asio::ssl::context& context, std::optional<std::string> host, duration timeout)
+template <error_style Style>
+asio::awaitable<result<Style, tls_connection>> start_tls_op(connection plain, asio::ssl::context& context,
+                                                            std::optional<std::string> host, duration timeout)
 {
     const auto due = time_after(timeout);
     // Lines still kept back (a STARTTLS protocol's "go ahead") go out in clear first.
@@ -101,14 +102,6 @@ handshake(connection plain, asio::ssl::context& context, std::optional<std::stri
         ec = co_await within(time_left(due), [&conn, side](auto token) { return conn.stream().async_handshake(side, token); });
     if (ec)
         conn.close();
-    co_return std::tuple{ec, std::move(conn)};
-}
-
-template <error_style Style>
-asio::awaitable<result<Style, tls_connection>> start_tls_op(connection plain, asio::ssl::context& context,
-                                                            std::optional<std::string> host, duration timeout)
-{
-    auto [ec, conn] = co_await handshake(std::move(plain), context, std::move(host), timeout);
     co_return complete<Style>(ec, std::move(conn), "coline::start_tls");
 }
 
@@ -121,7 +114,8 @@ asio::awaitable<result<Style, tls_connection>> connect_tls_op(std::string host, 
     if (ec)
         co_return complete<Style>(ec, tls_connection(tls_stream(std::move(plain.stream()), context)),
                                   "coline::connect_tls");
-    auto [handshake_ec, conn] = co_await handshake(std::move(plain), context, std::move(host), time_left(due));
+    auto [handshake_ec, conn] =
+        co_await start_tls_op<as_tuple_t>(std::move(plain), context, std::move(host), time_left(due));
     co_return complete<Style>(handshake_ec, std::move(conn), "coline::connect_tls");
 }
 
@@ -292,8 +286,8 @@ struct tls_transport {
             ~counted() { --count; }
         } in_progress{*handshakes_};
         detail::tune_for_lines(socket);
-        co_return co_await detail::handshake(connection(std::move(socket), options), *context, std::nullopt,
-                                             handshake_timeout);
+        co_return co_await detail::start_tls_op<as_tuple_t>(connection(std::move(socket), options), *context,
+                                                            std::nullopt, handshake_timeout);
     }
 
 private:
