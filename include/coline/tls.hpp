@@ -246,8 +246,9 @@ asio::awaitable<result<Style, void>> shutdown_tls(tls_connection& conn, duration
 /// The transport of a TLS server: each accepted client's handshake runs in
 /// its own slot of the server (counted toward `server_options::max_clients`),
 /// within `handshake_timeout`, so a client that never completes it holds up
-/// no one else. A client over `max_clients` is closed before its handshake:
-/// its TLS library reports the handshake failing at the end of the stream.
+/// no one else. A client over `max_clients` is closed before its handshake,
+/// so its handshake fails: OpenSSL reports a truncated stream, or a reset
+/// when its ClientHello reached the server before the close.
 ///
 ///     coline::run_server(endpoint, session, {}, {}, coline::tls_transport{tls});
 struct tls_transport {
