@@ -5,13 +5,9 @@
 set -uo pipefail
 echo_server=$1 chat=$2 kv_server=$3 kv_client=$4
 source "$(dirname "$0")/script_support.sh"
+requires nc head tr seq
 
-if ! command -v nc >/dev/null; then
-    echo "skipped: nc is not installed"
-    exit 0
-fi
-
-reads_to_end() { timeout 30 cat <&"$1" >/dev/null; } # fd: within 30 s
+reads_to_end() { within 30 cat <&"$1" >/dev/null; } # fd: within 30 s
 
 stops_on_sigterm() { # pid
     kill -TERM "$1"
@@ -22,7 +18,7 @@ stops_on_sigterm() { # pid
 # 1. echo: every line comes back, CRLF ones without their CR.
 start echo "$echo_server" 127.0.0.1 0 || exit 1
 long=$(head -c 10000 /dev/zero | tr '\0' e)
-printf 'hello\nsecond line\r\n\n%s\n' "$long" | nc -N 127.0.0.1 "$port" >"$work/echo.nc"
+printf 'hello\nsecond line\r\n\n%s\n' "$long" | within 10 nc -N 127.0.0.1 "$port" >"$work/echo.nc"
 check "echo sends every line back" same <(printf 'hello\nsecond line\n\n%s\n' "$long") "$work/echo.nc"
 check "echo exits 0 on SIGTERM" stops_on_sigterm "$pid"
 
@@ -31,7 +27,7 @@ start kv "$kv_server" 127.0.0.1 0 || exit 1
 key251=$(head -c 251 /dev/zero | tr '\0' k)
 value4097=$(head -c 4097 /dev/zero | tr '\0' v)
 line9000=$(head -c 9000 /dev/zero | tr '\0' l)
-nc -N 127.0.0.1 "$port" >"$work/kv.nc" <<EOF
+within 10 nc -N 127.0.0.1 "$port" >"$work/kv.nc" <<EOF
 SET greeting hello world
 GET greeting
 SET greeting hi
@@ -75,16 +71,16 @@ check "kv answers SET, GET, DEL and errors" same "$work/kv.expected" "$work/kv.n
 
 # 3. The key-value client against the server.
 printf 'SET colour blue\nGET colour\nDEL colour\nGET colour\nHELLO\n' |
-    "$kv_client" 127.0.0.1 "$port" >"$work/kv_client.out" 2>"$work/kv_client.err"
+    within 20 "$kv_client" 127.0.0.1 "$port" >"$work/kv_client.out" 2>"$work/kv_client.err"
 check "kv_client exits 0 at the end of its input" test $? -eq 0
 check "kv_client prints each reply" \
     same <(printf 'OK\nVALUE blue\nDELETED\nNOT_FOUND\nERR unknown command (SET, GET or DEL)\n') "$work/kv_client.out"
 
 # 4. A full store still changes and deletes keys.
-seq 10001 | sed 's/.*/SET key& value/' | nc -N 127.0.0.1 "$port" >"$work/kv_full.nc"
+seq 10001 | sed 's/.*/SET key& value/' | within 30 nc -N 127.0.0.1 "$port" >"$work/kv_full.nc"
 check "kv takes 10000 keys" test "$(grep -cx OK "$work/kv_full.nc")" = 9999 # "after" is already in
 check "kv refuses a key over 10000" test "$(tail -n 2 "$work/kv_full.nc")" = $'ERR store full (10000 keys)\nERR store full (10000 keys)'
-printf 'SET key1 changed\nDEL key2\nSET newkey v\n' | nc -N 127.0.0.1 "$port" >"$work/kv_full2.nc"
+printf 'SET key1 changed\nDEL key2\nSET newkey v\n' | within 10 nc -N 127.0.0.1 "$port" >"$work/kv_full2.nc"
 check "a full kv still changes and deletes keys, and then takes a new one" \
     same <(printf 'OK\nDELETED\nOK\n') "$work/kv_full2.nc"
 
@@ -93,42 +89,45 @@ mkfifo "$work/kv_client.in"
 "$kv_client" 127.0.0.1 "$port" <"$work/kv_client.in" >"$work/kv_lost.out" 2>"$work/kv_lost.err" &
 client_pid=$!
 exec 8>"$work/kv_client.in"
-echo "GET a" >&8
+send 8 "GET a"
 check "kv_client gets its reply" wait_for_text "$work/kv_lost.out" "NOT_FOUND"
 check "kv exits 0 on SIGTERM with a client connected" stops_on_sigterm "$pid"
-echo "GET a" >&8
+send 8 "GET a"
 wait_exit "$client_pid"
 exec 8>&-
 check "kv_client exits 1 when the server is gone" test "$status" = 1
 check "kv_client says so" grep -q "^kv_client: " "$work/kv_lost.err"
 
-"$kv_client" 127.0.0.1 "$port" </dev/null >/dev/null 2>"$work/kv_refused.err"
+within 20 "$kv_client" 127.0.0.1 "$port" </dev/null >/dev/null 2>"$work/kv_refused.err"
 check "kv_client exits 1 when it cannot connect" test $? -eq 1
 check "kv_client says it cannot connect" grep -q "^kv_client: cannot connect to 127.0.0.1:$port: " "$work/kv_refused.err"
 
 # 6. chat: three clients, nicks, notices.
 start chat "$chat" 127.0.0.1 0 || exit 1
 exec 4> >(nc -N 127.0.0.1 "$port" >"$work/alice.out")
+also_kill+=($!)
 wait_for_text "$work/alice.out" "* you are guest1; /nick NAME changes it"
-echo "/nick alice" >&4
+send 4 "/nick alice"
 check "a client renames itself" wait_for_text "$work/alice.out" "* guest1 is now alice"
 
 exec 5> >(nc -N 127.0.0.1 "$port" >"$work/bob.out")
+also_kill+=($!)
 wait_for_text "$work/bob.out" "* you are guest2"
 check "the others see a join" wait_for_text "$work/alice.out" "* guest2 joined"
-printf '/nick alice\n/nick bob smith\n/nick bob\n' >&5
+send 5 "/nick alice" "/nick bob smith" "/nick bob"
 check "a taken nick is refused" wait_for_text "$work/bob.out" "* alice is taken"
 check "a nick with a space is refused" wait_for_text "$work/bob.out" "* a nick has 1 to 16 characters, no spaces"
 check "the others see a rename" wait_for_text "$work/alice.out" "* guest2 is now bob"
 
 exec 6> >(nc -N 127.0.0.1 "$port" >"$work/carol.out")
+also_kill+=($!)
 wait_for_text "$work/carol.out" "* you are guest3"
-echo "/nick carol" >&6
+send 6 "/nick carol"
 wait_for_text "$work/bob.out" "* guest3 is now carol"
-echo "hello from alice" >&4
+send 4 "hello from alice"
 check "a line reaches a second client" wait_for_text "$work/bob.out" "alice: hello from alice"
 check "a line reaches a third client" wait_for_text "$work/carol.out" "alice: hello from alice"
-echo "hi, I am carol" >&6
+send 6 "hi, I am carol"
 check "everyone sees everyone's lines" wait_for_text "$work/alice.out" "carol: hi, I am carol"
 exec 6>&-
 check "the others see a leave" wait_for_text "$work/alice.out" "* carol left"
@@ -139,19 +138,19 @@ check "a client does not get its own lines back" not grep -q "^alice: " "$work/a
 # socket's buffers and its outbox; alice, who reads, gets every line meanwhile.
 exec 7<>"/dev/tcp/127.0.0.1/$port"
 wait_for_text "$work/alice.out" "* guest4 joined"
-echo "/nick slow" >&7
+send 7 "/nick slow"
 wait_for_text "$work/alice.out" "* guest4 is now slow"
 filler=$(head -c 900 /dev/zero | tr '\0' x)
 batches=0
 while [ "$batches" -lt 40 ] && ! grep -qF "* slow left" "$work/alice.out"; do
     batches=$((batches + 1))
-    printf "flood $batches %s $filler\n" $(seq 500) >&5
+    printf "flood $batches %s $filler\n" $(seq 500) | within 10 cat >&5
     wait_for_text "$work/alice.out" "bob: flood $batches 500 " || break
 done
 check "a client that does not read is dropped" wait_for_text "$work/alice.out" "* slow left"
 check "the server says why" wait_for_text "$work/chat.err" "dropped slow: its client does not read"
 check "bob sees it leave too" wait_for_text "$work/bob.out" "* slow left"
-echo "still talking" >&5
+send 5 "still talking"
 check "the others keep receiving" wait_for_text "$work/alice.out" "bob: still talking"
 check "alice got every line meanwhile" test "$(grep -c "^bob: flood " "$work/alice.out")" = $((batches * 500))
 check "the slow client is disconnected: it reads to the end" reads_to_end 7

@@ -5,9 +5,10 @@
 set -uo pipefail
 server=$1 client=$2
 source "$(dirname "$0")/script_support.sh"
+requires openssl nc mkfifo
 
 certificate() { # name, subjectAltName
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
+    within 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
         -addext "subjectAltName=$2" -keyout "$work/$1.key" -out "$work/$1.pem" 2>/dev/null
 }
 certificate localhost DNS:localhost,IP:127.0.0.1 || { echo "FAILED: openssl could not make a certificate"; exit 1; }
@@ -16,26 +17,24 @@ certificate stranger DNS:stranger.test
 start server "$server" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" || exit 1
 server_pid=$pid
 
-"$client" localhost "$port" "$work/localhost.pem" >"$work/client.out" 2>&1
+within 20 "$client" localhost "$port" "$work/localhost.pem" >"$work/client.out" 2>&1
 check "tls_client exits 0" test $? -eq 0
 check "tls_client prints the tutorial's answer" same <(printf '%s\n' "Buffer Data: Connect" \
     "sent to Server:SOME data response from server is:Information received") "$work/client.out"
 
-"$client" 127.0.0.1 "$port" "$work/localhost.pem" one two >"$work/ip.out" 2>&1
+within 20 "$client" 127.0.0.1 "$port" "$work/localhost.pem" one two >"$work/ip.out" 2>&1
 check "tls_client by IP address, two lines" test "$(grep -c 'Information received' "$work/ip.out")" -eq 2
 
-"$client" localhost "$port" "$work/stranger.pem" >"$work/untrusted.out" 2>&1
+within 20 "$client" localhost "$port" "$work/stranger.pem" >"$work/untrusted.out" 2>&1
 check "a client that does not trust the server's certificate exits 2" test $? -eq 2
 check "... and says certificate verify failed" contains "$work/untrusted.out" "certificate verify failed"
 
-for _ in $(seq 100); do grep -q "unknown ca" "$work/server.err" && break; sleep 0.05; done
-check "... and the server logs the client's alert" contains "$work/server.err" "client dropped: coline::server: opening the connection: tlsv1 alert unknown ca"
-if command -v nc >/dev/null; then
-    printf 'SOME data\n' | nc -N 127.0.0.1 "$port" >/dev/null 2>&1
-    for _ in $(seq 100); do grep -q "wrong version number" "$work/server.err" && break; sleep 0.05; done
-    check "a plain-text client is a handshake error on the server" contains "$work/server.err" "opening the connection: wrong version number"
-fi
-"$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1
+check "... and the server logs the client's alert" \
+    wait_for_text "$work/server.err" "client dropped: coline::server: opening the connection: tlsv1 alert unknown ca"
+printf 'SOME data\n' | within 10 nc -N 127.0.0.1 "$port" >/dev/null 2>&1
+check "a plain-text client is a handshake error on the server" \
+    wait_for_text "$work/server.err" "opening the connection: wrong version number"
+within 20 "$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1
 check "the server still serves after failed handshakes" test $? -eq 0
 
 check "tls_server logged the lines it got" test "$(grep -c '^Buffer: SOME data$' "$work/server.out")" -eq 2
@@ -47,7 +46,7 @@ openssl s_client -quiet -CAfile "$work/localhost.pem" -connect "localhost:$port"
     <"$work/s_client.in" >"$work/s_client.out" 2>"$work/s_client.err" &
 s_client_pid=$!
 exec 3>"$work/s_client.in"
-printf 'third\nfourth\n' >&3
+send 3 third fourth
 wait_for_text "$work/server.out" "Buffer: fourth"
 kill -TERM "$server_pid"
 wait_exit "$server_pid"
@@ -61,12 +60,16 @@ exec 3>&-
 # --max-clients: a client over the limit is closed before its handshake.
 start limited "$server" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" --max-clients 1 || exit 1
 exec 4<>"/dev/tcp/127.0.0.1/$port" # in its handshake: it holds the one place
-"$client" localhost "$port" "$work/localhost.pem" >"$work/refused.out" 2>&1
+within 20 "$client" localhost "$port" "$work/localhost.pem" >"$work/refused.out" 2>&1
 check "a client over --max-clients fails its handshake" test $? -eq 2
 check "... at the end of the stream" contains "$work/refused.out" "stream truncated"
 exec 4<&-
 ok=1
-for _ in $(seq 100); do "$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1 && { ok=0; break; }; sleep 0.05; done
+deadline=$((SECONDS + 20)) # tries for at most 20 s
+while [ "$SECONDS" -lt "$deadline" ]; do
+    within 10 "$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1 && { ok=0; break; }
+    sleep 0.05
+done
 check "... and once the place is free, a client is served" test "$ok" -eq 0
 kill -INT "$pid"
 wait_exit "$pid"
