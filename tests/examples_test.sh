@@ -82,8 +82,7 @@ start_unix() { # out-file, args...: starts the server on $sock and waits for it
     wait_for_text "$work/$out.err" "Listening on $sock"
 }
 start_unix crashed || exit 1
-kill -KILL "$pid"
-wait_exit "$pid"
+kill -KILL "$pid"; wait "$pid" 2>/dev/null # (SIGKILL: it ends)
 check "a killed server leaves its socket file" test -S "$sock"
 start_unix unix || exit 1
 check "a stale socket file is replaced" test -S "$sock"
@@ -118,11 +117,10 @@ start_readme_server() { # tries a few ports nothing listens on; sets pid and por
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue # taken
         "$readme_server" "$port" >/dev/null 2>"$work/readme.err" & # (its stdout is buffered until it exits)
         pid=$!
-        for _ in $(seq 400); do
-            kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; break; } # the port was taken meanwhile: try another
-            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-            sleep 0.05
-        done
+        started() { gone "$pid" || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+        poll 20 started || break # neither listening nor gone after 20 s
+        gone "$pid" || return 0
+        wait "$pid" 2>/dev/null # the port was taken meanwhile: try another
     done
     echo "$readme_server did not start: $(cat "$work/readme.err")" >&2
     return 1

@@ -19,15 +19,22 @@ requires timeout mktemp diff cmp grep sed
 
 work=$(mktemp -d)
 also_kill=() # background processes that are not jobs (process substitutions)
+# Polls a command (every 0.05 s) until it succeeds, for at most the given seconds.
+poll() { # seconds, command...
+    local deadline=$((SECONDS + $1)); shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+}
+gone() { ! kill -0 "$1" 2>/dev/null; } # pid
+
 # At exit, whatever still runs gets SIGTERM, and SIGKILL if it is still there 10 s later.
 cleanup() {
     local pids p
     pids="$(jobs -p) ${also_kill[*]}"
     kill $pids 2>/dev/null
-    for p in $pids; do
-        for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-        kill -KILL "$p" 2>/dev/null
-    done
+    for p in $pids; do poll 10 gone "$p" || kill -KILL "$p" 2>/dev/null; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -71,29 +78,32 @@ start() { # out-file, program, args...
     local out=$1; shift
     "$@" >"$work/$out.out" 2>"$work/$out.err" &
     pid=$!
-    for _ in $(seq 400); do
+    listening() {
         port=$(sed -n 's/^Listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/$out.err" 2>/dev/null)
-        [ -n "$port" ] && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
+        [ -n "$port" ] || gone "$pid" # (gone: fails at once)
+    }
+    poll 20 listening && [ -n "$port" ] && return 0
     echo "$* did not start: $(cat "$work/$out.err")" >&2
     return 1
 }
 
 # Waits (at most 20 s, longer than a server's 10 s grace period) for process
-# $1 to exit and sets status to its exit code, or to "timeout".
+# $1 to exit and sets status to its exit code; or to "timeout", and kills it.
 wait_exit() {
-    for _ in $(seq 400); do
-        kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; status=$?; return 0; }
-        sleep 0.05
-    done
-    echo "process $1 is still running after 20 s" >&2
-    status=timeout
+    if poll 20 gone "$1"; then
+        wait "$1" 2>/dev/null
+        status=$?
+    else
+        echo "process $1 is still running after 20 s: killed" >&2
+        kill -KILL "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
+        status=timeout
+    fi
 }
 
+has_text() { grep -qF -- "$2" "$1" 2>/dev/null; } # file, text
 wait_for_text() { # file, text: waits (at most 20 s) until the file holds the text
-    for _ in $(seq 400); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+    poll 20 has_text "$1" "$2" && return 0
     echo "$1 does not hold: $2" >&2
     return 1
 }
@@ -101,8 +111,7 @@ wait_for_text() { # file, text: waits (at most 20 s) until the file holds the te
 # Waits (at most 20 s) until a file that a running program writes is exactly
 # the expected one; shows the difference if it never is.
 becomes() { # file, expected-file
-    for _ in $(seq 400); do cmp -s "$1" "$2" && return 0; sleep 0.05; done
-    same "$2" "$1"
+    poll 20 cmp -s "$1" "$2" || same "$2" "$1"
 }
 
 # The summary line, and the script's exit status.

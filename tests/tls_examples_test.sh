@@ -64,13 +64,8 @@ within 20 "$client" localhost "$port" "$work/localhost.pem" >"$work/refused.out"
 check "a client over --max-clients fails its handshake" test $? -eq 2
 check "... at the end of the stream" contains "$work/refused.out" "stream truncated"
 exec 4<&-
-ok=1
-deadline=$((SECONDS + 20)) # tries for at most 20 s
-while [ "$SECONDS" -lt "$deadline" ]; do
-    within 10 "$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1 && { ok=0; break; }
-    sleep 0.05
-done
-check "... and once the place is free, a client is served" test "$ok" -eq 0
+served() { within 10 "$client" localhost "$port" "$work/localhost.pem" >/dev/null 2>&1; }
+check "... and once the place is free, a client is served" poll 20 served
 kill -INT "$pid"
 wait_exit "$pid"
 check "tls_server exits 0 on SIGINT" test "$status" = 0
