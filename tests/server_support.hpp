@@ -5,12 +5,14 @@
 #include "support.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
 
+#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -107,60 +109,115 @@ private:
     std::exception_ptr failure_;
 };
 
-/// A plain blocking client socket; every wait on it gives up after 10 s.
+/// A client socket with blocking calls, each of which gives up after a time
+/// limit (10 s unless told) and then returns `timed_out()`. (SO_RCVTIMEO
+/// would not do: Asio's blocking calls wait again when it runs out.)
 class blocking_client {
 public:
-    explicit blocking_client(unsigned short port) : socket_(io_)
+    /// What a call returns when its time ran out: neither eof nor a reset, so
+    /// a check for either fails on a server that did nothing.
+    static std::error_code timed_out() { return std::make_error_code(std::errc::timed_out); }
+
+    explicit blocking_client(unsigned short port, std::chrono::milliseconds limit = 10s) : socket_(io_), limit_(limit)
     {
         socket_.connect({asio::ip::address_v4::loopback(), port});
-        set_timeouts(10s);
+        socket_.non_blocking(true);
     }
 
-    void set_timeouts(std::chrono::milliseconds limit)
-    {
-        timeval tv{static_cast<time_t>(limit.count() / 1000), static_cast<suseconds_t>(limit.count() % 1000 * 1000)};
-        ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    }
-
+    /// Sends all of `bytes`; the error that stopped it, or timed_out().
     std::error_code send(std::string_view bytes)
     {
-        std::error_code ec;
-        asio::write(socket_, asio::buffer(bytes), ec);
-        return ec;
+        const auto give_up = std::chrono::steady_clock::now() + limit_;
+        while (!bytes.empty()) {
+            std::error_code ec;
+            bytes.remove_prefix(socket_.write_some(asio::buffer(bytes), ec));
+            if (ec == asio::error::would_block) {
+                if (!ready(POLLOUT, give_up))
+                    return timed_out();
+            } else if (ec) {
+                return ec;
+            }
+        }
+        return {};
     }
 
-    /// The next line without "\n", or the error that came first (eof when the server closed).
+    /// The next line without "\n", or "<the error's message>" if an error came
+    /// first (eof when the server closed, timed_out() when nothing came).
     std::string line(std::error_code* error = nullptr)
     {
-        std::error_code ec;
-        const std::size_t n = asio::read_until(socket_, asio::dynamic_buffer(received_), '\n', ec);
-        if (ec) {
-            if (error)
-                *error = ec;
-            return "<" + ec.message() + ">";
+        const auto give_up = std::chrono::steady_clock::now() + limit_;
+        std::size_t at;
+        while ((at = received_.find('\n')) == std::string::npos) {
+            if (const auto ec = receive(give_up)) {
+                if (error)
+                    *error = ec;
+                return "<" + ec.message() + ">";
+            }
         }
-        std::string line = received_.substr(0, n - 1);
-        received_.erase(0, n);
+        std::string line = received_.substr(0, at);
+        received_.erase(0, at + 1);
         return line;
     }
 
-    /// Reads until the server ends the connection; the error that ended it
-    /// (eof for an orderly close, connection_reset for a reset).
+    /// Reads (and drops) until the server ends the connection; the error that
+    /// ended it: eof for an orderly close, connection_reset for a reset,
+    /// timed_out() if the server did neither in time.
     std::error_code wait_for_close()
     {
-        std::error_code ec;
-        char sink[4096];
-        while (!ec)
-            socket_.read_some(asio::buffer(sink), ec);
-        return ec;
+        const auto give_up = std::chrono::steady_clock::now() + limit_;
+        for (;;) {
+            if (const auto ec = receive(give_up))
+                return ec;
+            received_.clear();
+        }
+    }
+
+    /// Whether nothing at all (no byte, no end, no error) arrives for `span`.
+    bool quiet_for(std::chrono::milliseconds span)
+    {
+        return received_.empty() && !ready(POLLIN, std::chrono::steady_clock::now() + span);
     }
 
     tcp::socket& socket() { return socket_; }
 
 private:
+    // Waits until the socket is ready for `events` (or has an error); false at `give_up`.
+    bool ready(short events, std::chrono::steady_clock::time_point give_up)
+    {
+        for (;;) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                return false;
+            pollfd wanted{socket_.native_handle(), events, 0};
+            const int n = ::poll(&wanted, 1, static_cast<int>(left.count()));
+            if (n > 0)
+                return true;
+            if (n < 0 && errno != EINTR)
+                return true; // let the next call on the socket report what is wrong
+        }
+    }
+
+    // Appends what has arrived to received_, waiting for it until `give_up`.
+    std::error_code receive(std::chrono::steady_clock::time_point give_up)
+    {
+        for (;;) {
+            char chunk[4096];
+            std::error_code ec;
+            const std::size_t n = socket_.read_some(asio::buffer(chunk), ec);
+            if (!ec) {
+                received_.append(chunk, n);
+                return {};
+            }
+            if (ec != asio::error::would_block)
+                return ec;
+            if (!ready(POLLIN, give_up))
+                return timed_out();
+        }
+    }
+
     asio::io_context io_;
     tcp::socket socket_;
+    std::chrono::milliseconds limit_;
     std::string received_;
 };
 

@@ -76,7 +76,8 @@ inline tcp::acceptor loopback_acceptor(asio::io_context& io, int backlog = asio:
 }
 
 /// An acceptor on ::1 with a port the kernel picked, or a closed one (and a
-/// message saying the test is skipped) on a machine without IPv6.
+/// message starting "SKIPPED:", which CTest reports as a skip) on a machine
+/// without IPv6.
 inline tcp::acceptor ipv6_loopback_acceptor(asio::io_context& io)
 {
     tcp::acceptor acceptor(io);
@@ -87,10 +88,17 @@ inline tcp::acceptor ipv6_loopback_acceptor(asio::io_context& io)
     if (!ec)
         acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        MESSAGE("skipped: this machine has no ::1 (" << ec.message() << ")");
+        MESSAGE("SKIPPED: this machine has no ::1 (" << ec.message() << ")");
         acceptor.close(ec);
     }
     return acceptor;
+}
+
+/// Whether `ec` says the peer cut the connection off: a reset, or a send
+/// after one (broken pipe).
+inline bool cut_off(std::error_code ec)
+{
+    return ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
 }
 
 inline std::string port_of(const tcp::acceptor& acceptor)
@@ -143,6 +151,8 @@ public:
     const std::string& written() const { return written_; }
     std::size_t reads() const { return reads_; }
     std::size_t writes() const { return writes_; }
+    /// From now on every write fails with `ec` and takes nothing.
+    void fail_writes_with(std::error_code ec) { write_error_ = ec; }
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token)
@@ -173,6 +183,8 @@ public:
             [this](auto handler, const ConstBuffers& buffers) {
                 ++writes_;
                 std::size_t n = 0;
+                if (write_error_)
+                    return complete(std::move(handler), write_error_, 0);
                 for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
                     written_.append(static_cast<const char*>(it->data()), it->size());
                     n += it->size();
@@ -197,6 +209,7 @@ private:
     std::size_t reads_ = 0;
     std::size_t writes_ = 0;
     std::string written_;
+    std::error_code write_error_;
     bool closed_ = false;
 };
 
