@@ -9,7 +9,11 @@ TEST_CASE("a server on an io_context of one's own serves until stop() and then r
     coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, echo_session);
     const auto port = std::to_string(server.local_endpoint().port());
     bool returned = false;
-    asio::co_spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
+    std::exception_ptr failure;
+    asio::co_spawn(io, server.run(), [&](std::exception_ptr e) {
+        failure = e;
+        returned = true;
+    });
 
     auto client = [&]() -> asio::awaitable<std::string> {
         auto conn = co_await coline::connect("127.0.0.1", port, 5s);
@@ -21,9 +25,8 @@ TEST_CASE("a server on an io_context of one's own serves until stop() and then r
         co_return std::string(answer.value_or("<end>"));
     };
     CHECK(run(io, client()) == "Information received hi");
-    for (int i = 0; i < 200 && !returned; ++i)
-        io.run_one_for(50ms);
-    CHECK(returned);
+    CHECK(run_until(io, [&] { return returned; }));
+    CHECK_FALSE(failure);
     CHECK(server.client_count() == 0);
 }
 
@@ -34,7 +37,7 @@ TEST_CASE("local_endpoint is known before run() and still after stop()")
     const auto before = server.local_endpoint();
     CHECK(before.port() != 0);
     server.stop();
-    io.run_for(1s); // run() never ran: stop() only closes the acceptor
+    io.run(); // run() never ran: stop() only closes the acceptor
     CHECK(server.local_endpoint() == before);
 }
 
@@ -79,11 +82,12 @@ TEST_CASE("a handler that throws ends only its own client and is reported" * doc
     background_server server({}, picky);
     blocking_client bad(server.port());
     bad.send("boom\n");
-    CHECK(bad.wait_for_close());
+    CHECK(bad.wait_for_close() == asio::error::eof);
     blocking_client good(server.port());
     good.send("fine\n");
     CHECK(good.line() == "ok");
     CHECK(server.errors.size() == 1);
+    CHECK(server.errors.contains(std::make_error_code(std::errc::state_not_recoverable))); // error_log's "not a system_error"
 }
 
 TEST_CASE("without an error hook, an exception that is not a system_error comes out of run_server()" * doctest::timeout(20))
@@ -96,24 +100,79 @@ TEST_CASE("without an error hook, an exception that is not a system_error comes 
     run.stop_on_signals = false;
     std::promise<unsigned short> listening;
     run.on_listening = [&](const tcp::endpoint& endpoint) { listening.set_value(endpoint.port()); };
-    std::thread connector([&] { blocking_client(listening.get_future().get()).wait_for_close(); });
+    std::error_code connector_saw;
+    std::thread connector([&] { connector_saw = blocking_client(listening.get_future().get()).wait_for_close(); });
     CHECK_THROWS_AS(coline::run_server(tcp::endpoint{asio::ip::address_v4::loopback(), 0}, buggy, {}, run),
                     std::logic_error);
     connector.join();
+    CHECK(connector_saw == asio::error::eof); // its client was closed before the exception came out
 }
+
+namespace {
+
+// Answers one line, then returns once the client has sent more: the server
+// ends the session with input unread, which a plain close would answer with a reset.
+asio::awaitable<void> quit_when_more_comes(coline::connection& conn)
+{
+    co_await coline::read_line(conn);
+    co_await coline::write_line(conn, "BYE");
+    co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+}
+
+} // namespace
 
 TEST_CASE("a handler that ends while its client still sends lets the client read every answer" * doctest::timeout(20))
 {
-    auto quit_at_once = [](coline::connection& conn) -> asio::awaitable<void> {
-        co_await coline::read_line(conn);
-        co_await coline::write_line(conn, "BYE");
-    };
-    background_server server({}, quit_at_once);
+    background_server server({}, quit_when_more_comes);
     blocking_client client(server.port());
-    // More than the first line is in flight: closing right away would reset the connection.
-    client.send("QUIT\nmore\nand more\n");
+    client.send("QUIT\n");
     CHECK(client.line() == "BYE");
-    CHECK(client.wait_for_close() == asio::error::eof);
+    CHECK_FALSE(client.send("more\nand more\n")); // after the server read its line, before the handler returns
+    CHECK(client.wait_for_close() == asio::error::eof); // a clean end, not connection_reset
+}
+
+TEST_CASE("a client that goes on sending after its handler ended is cut off at linger_timeout" * doctest::timeout(30))
+{
+    coline::server_options options;
+    options.linger_timeout = 200ms;
+    background_server server(options, quit_when_more_comes);
+    blocking_client client(server.port());
+    client.send("QUIT\n");
+    CHECK(client.line() == "BYE");
+    CHECK_FALSE(client.send("more\n"));
+    CHECK(client.wait_for_close() == asio::error::eof); // the server ended its side, and lingers
+    const auto ended = std::chrono::steady_clock::now();
+    std::error_code ec;
+    while (!(ec = client.send("still talking\n")) && std::chrono::steady_clock::now() - ended < 10s)
+        std::this_thread::sleep_for(10ms); // the client's pace, not a measurement
+    const auto took = std::chrono::steady_clock::now() - ended;
+    CHECK_MESSAGE(cut_off(ec), ec.message());
+    CHECK(took >= 100ms); // not before the linger is over (it began just before the client saw the end)
+    CHECK(took < 5s);
+}
+
+TEST_CASE("run_server() on two threads counts max_clients over both: the clients over it are refused" * doctest::timeout(30))
+{
+    coline::server_options options;
+    options.max_clients = 2;
+    options.refusal_line = "not connect";
+    background_server server(options, echo_session, 2);
+    // The kernel spreads clients over the two servers (SO_REUSEPORT): with 16
+    // of them, both servers get some (but for a chance of 2 in 65 536), so a
+    // count of each server's own would serve more than max_clients.
+    constexpr std::size_t clients = 16;
+    std::vector<std::unique_ptr<blocking_client>> connected;
+    std::size_t served = 0, refused = 0;
+    for (std::size_t i = 0; i < clients; ++i) {
+        connected.push_back(std::make_unique<blocking_client>(server.port()));
+        const std::string first = connected.back()->line();
+        served += first == "Connect";
+        refused += first == "not connect";
+    }
+    CHECK(served == options.max_clients);
+    CHECK(refused == clients - options.max_clients);
+    CHECK(server.stop() < 10s);
+    CHECK_FALSE(server.failure());
 }
 
 TEST_CASE("run_server() on two threads serves clients and stops cleanly" * doctest::timeout(30))
@@ -145,11 +204,14 @@ TEST_CASE("a grace period of no_timeout waits for a begun line as long as it tak
     coline::server_options options;
     options.grace_period = coline::no_timeout;
     auto server = std::make_unique<background_server>(options);
-    blocking_client client(server->port());
+    blocking_client client(server->port()), idle(server->port());
     CHECK(client.line() == "Connect");
+    CHECK(idle.line() == "Connect");
     client.send("begun");
     std::thread stopper([&] { server->stop(); });
-    std::this_thread::sleep_for(300ms); // the stop is under way; the line must not be cut off
+    CHECK(idle.wait_for_close() == asio::error::eof); // the stop is under way
+    // The begun line is not cut off, even long after a grace period of a second would have ended.
+    CHECK(client.quiet_for(1500ms));
     client.send(" and finished\n");
     CHECK(client.line() == "Information received begun and finished");
     CHECK(client.wait_for_close() == asio::error::eof);
@@ -158,9 +220,9 @@ TEST_CASE("a grace period of no_timeout waits for a begun line as long as it tak
 
 TEST_CASE("when the grace period is over, a handler awaiting something else is cancelled too" * doctest::timeout(30))
 {
-    static std::atomic<bool> started = false;
-    auto dawdle = [](coline::connection& conn) -> asio::awaitable<void> {
-        started = true;
+    std::promise<void> started;
+    auto dawdle = [&started](coline::connection& conn) -> asio::awaitable<void> {
+        started.set_value();
         asio::steady_timer forever(conn.get_executor(), std::chrono::hours{1});
         co_await forever.async_wait(asio::use_awaitable);
     };
@@ -168,12 +230,32 @@ TEST_CASE("when the grace period is over, a handler awaiting something else is c
     options.grace_period = 200ms;
     background_server server(options, dawdle);
     blocking_client client(server.port());
-    for (int i = 0; i < 500 && !started; ++i)
-        std::this_thread::sleep_for(10ms); // until the handler runs
-    REQUIRE(started);
+    REQUIRE(started.get_future().wait_for(10s) == std::future_status::ready);
     const auto took = server.stop();
+    CHECK(took >= 150ms); // the handler had the grace period
     CHECK(took < 10s);
-    CHECK(client.wait_for_close());
+    CHECK(client.wait_for_close() == asio::error::eof);
+    CHECK(server.errors.contains(asio::error::operation_aborted)); // the handler was cancelled
+}
+
+TEST_CASE("when the grace period is over, a handler that shields itself from cancellation has its connection closed" * doctest::timeout(30))
+{
+    auto shielded = [](coline::connection& conn) -> asio::awaitable<void> {
+        co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        co_await echo_session(conn);
+    };
+    coline::server_options options;
+    options.grace_period = 200ms;
+    options.connection.read_timeout = 10s; // what would end it otherwise
+    background_server server(options, shielded);
+    blocking_client stuck(server.port());
+    CHECK(stuck.line() == "Connect");
+    stuck.send("never ending");
+    CHECK(served_normally(server.port())); // the server has taken in the partial line by now
+    const auto took = server.stop();
+    CHECK(took >= 150ms);
+    CHECK(took < 5s);
+    CHECK(stuck.wait_for_close() == asio::error::eof);
 }
 
 TEST_CASE("reuse_port lets two TCP servers share a port; without it the port is in use")
