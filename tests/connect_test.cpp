@@ -91,8 +91,7 @@ TEST_CASE("connect with a service name it cannot resolve reports the resolver's 
 {
     asio::io_context io;
     const auto ec = run(io, connect_error("127.0.0.1", "no-such-service-name"));
-    CHECK(ec);
-    CHECK(ec != coline::error::timeout);
+    CHECK_MESSAGE(ec == asio::error::service_not_found, ec.message());
 }
 
 // Connects again and again to a listener whose accept queue is full, keeping
@@ -185,10 +184,12 @@ TEST_CASE("a port number out of range is std::errc::invalid_argument, not a wrap
     }
     auto [ec, conn] = run(io, coline::connect("127.0.0.1", 70000u, coline::as_tuple));
     CHECK(ec == std::errc::invalid_argument);
-    // The edges are in range: 0 and 65535 get as far as the connect.
+    // The edges are in range: 0 and 65535 get as far as the connect (refused,
+    // unless something happens to listen there).
     for (int edge : {0, 65535}) {
         CAPTURE(edge);
         auto [edge_ec, edge_conn] = run(io, coline::connect("127.0.0.1", edge, 5s, coline::as_tuple));
-        CHECK(edge_ec != std::errc::invalid_argument);
+        CHECK_MESSAGE((edge_ec == asio::error::connection_refused || (!edge_ec && edge_conn.stream().is_open())),
+                      edge_ec.message());
     }
 }
