@@ -325,3 +325,184 @@ TEST_CASE("a formatting error at run time leaves nothing half-written behind")
     run(io, coline::write_line(conn, "OK"));
     CHECK(conn.stream().written() == "OK\n");
 }
+
+TEST_CASE("with coalesce_writes, no more than 64 KiB of answers is kept: the rest is sent")
+{
+    constexpr std::size_t most_kept = 64 * 1024; // connection_options::coalesce_writes
+    const std::string answer(10 * 1024, 'x');
+    constexpr std::size_t requests = 40;
+    std::string pipelined;
+    for (std::size_t i = 0; i < requests; ++i)
+        pipelined += "r\n";
+    asio::io_context io;
+    auto conn = scripted(io, {pipelined}, coalescing()); // every request waits in one read
+    std::size_t answered = 0, most_held = 0;
+    auto answer_all = [&]() -> asio::awaitable<void> {
+        while (co_await coline::read_line(conn)) {
+            co_await coline::write_line(conn, answer);
+            answered += answer.size() + 1;
+            most_held = std::max(most_held, answered - conn.stream().written().size());
+        }
+    };
+    run(io, answer_all());
+    CHECK(conn.stream().written().size() == requests * (answer.size() + 1));
+    // Answers were kept up to the cap (the next one would have reached it)...
+    CHECK(most_held + answer.size() + 1 >= most_kept);
+    // ... and never as much as 64 KiB: the answer that reaches it goes out with them.
+    CHECK(most_held < most_kept);
+}
+
+namespace {
+
+// A connection whose peer does not read, with small socket buffers between
+// them (set before connecting, so that the kernel does not grow them): a few
+// kilobytes fill them.
+tcp_pair small_buffers_pair(asio::io_context& io)
+{
+    auto acceptor = loopback_acceptor(io);
+    tcp::socket peer(io, tcp::v4());
+    peer.set_option(asio::socket_base::receive_buffer_size(4096));
+    peer.connect(acceptor.local_endpoint());
+    coline::connection conn(acceptor.accept(), coalescing());
+    conn.stream().set_option(asio::socket_base::send_buffer_size(4096));
+    return {std::move(conn), std::move(peer)};
+}
+
+// Reads the first of two pipelined lines and answers it `count` times: the
+// answers are kept (coalesce_writes), since the second line waits.
+asio::awaitable<void> keep_answers(coline::connection& conn, int count = 1, std::string answer = "kept")
+{
+    const auto line = co_await coline::read_line(conn, 5s);
+    REQUIRE(line == std::optional<std::string_view>("first"));
+    for (int i = 0; i < count; ++i)
+        co_await coline::write_line(conn, answer);
+    REQUIRE(conn.stream().available() == 0); // nothing more to read
+}
+
+// The peer resets the connection; returns once the reset has arrived.
+asio::awaitable<void> reset_by_peer(coline::connection& conn, tcp::socket& peer)
+{
+    peer.set_option(asio::socket_base::linger(true, 0));
+    peer.close();
+    co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+}
+
+} // namespace
+
+TEST_CASE("flush gives up with error::timeout when the peer does not take the lines" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto [conn, peer] = small_buffers_pair(io);
+    asio::write(peer, asio::buffer(std::string_view("first\nsecond\n")));
+    run(io, keep_answers(conn, 6, std::string(10 * 1024, 'x'))); // 60 KiB kept: more than the buffers hold
+    const auto started = std::chrono::steady_clock::now();
+    SUBCASE("its own time limit, non-throwing")
+    {
+        auto [ec] = run(io, coline::flush(conn, 100ms, coline::as_tuple));
+        CHECK(ec == error::timeout);
+    }
+    SUBCASE("the connection's write_timeout, throwing")
+    {
+        conn.options().write_timeout = 100ms;
+        try {
+            run(io, coline::flush(conn));
+            FAIL("flush returned");
+        } catch (const std::system_error& e) {
+            CHECK(e.code() == error::timeout);
+            CHECK(std::string(e.what()).find("coline::flush") != std::string::npos);
+        }
+    }
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(took >= 80ms);
+    CHECK(took < 5s);
+}
+
+TEST_CASE("flush to a peer that has gone fails with the stream's error, and so does every later one" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io, coalescing());
+    asio::write(peer, asio::buffer(std::string_view("first\nsecond\n")));
+    run(io, keep_answers(conn));
+    run(io, reset_by_peer(conn, peer));
+    auto [ec] = run(io, coline::flush(conn, 5s, coline::as_tuple));
+    CHECK_MESSAGE(cut_off(ec), ec.message());
+    auto [again] = run(io, coline::flush(conn, 5s, coline::as_tuple));
+    CHECK(again == ec);
+    try {
+        run(io, coline::flush(conn));
+        FAIL("flush returned");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == ec);
+    }
+}
+
+TEST_CASE("read_line reports a failed send of the answers write_line kept, instead of reading on")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"a\nb\n"}, coalescing());
+    conn.stream().fail_writes_with(asio::error::broken_pipe);
+    auto answer_then_read = [&]() -> asio::awaitable<void> {
+        CHECK((co_await coline::read_line(conn)) == std::optional<std::string_view>("a"));
+        auto [kept] = co_await coline::write_line(conn, coline::as_tuple, "ok a"); // "b" waits: kept
+        CHECK_FALSE(kept);
+        CHECK((co_await coline::read_line(conn)) == std::optional<std::string_view>("b")); // nothing sent before a line
+        CHECK(conn.stream().writes() == 0);
+    };
+    run(io, answer_then_read());
+    SUBCASE("non-throwing")
+    {
+        auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple)); // sends "ok a" first, which fails
+        CHECK(ec == asio::error::broken_pipe);
+        CHECK_FALSE(line);
+    }
+    SUBCASE("throwing")
+    {
+        try {
+            run(io, coline::read_line(conn));
+            FAIL("read_line returned");
+        } catch (const std::system_error& e) {
+            CHECK(e.code() == asio::error::broken_pipe);
+        }
+    }
+    CHECK(conn.stream().writes() == 1);
+    CHECK(conn.stream().reads() == 1); // it did not read on to the end of the stream
+    auto [later] = run(io, coline::write_line(conn, coline::as_tuple, "ok b"));
+    CHECK(later == asio::error::broken_pipe);
+}
+
+TEST_CASE("a send that Asio refuses to start in a cancelled coroutine gives its lines back and leaves the connection free")
+{
+    using access = coline::detail::connection_access;
+    asio::io_context io;
+    auto conn = scripted(io, {});
+    access::output(conn) = "first\n";
+    asio::cancellation_signal cancel;
+    std::exception_ptr failure;
+    bool done = false;
+    // What flush and read_line do, with the coroutine cancelled between the
+    // start of the send and its co_await: Asio throws there, and the send never begins.
+    auto send_once_cancelled = [&]() -> asio::awaitable<void> {
+        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        std::error_code ec;
+        coline::detail::output_send send(conn, ec);
+        auto sending = send.start(coline::no_timeout, state.slot());
+        access::output(conn) += "second\n"; // written meanwhile: it goes after the lines in flight
+        cancel.emit(asio::cancellation_type::terminal);
+        co_await std::move(sending);
+    };
+    asio::co_spawn(io, send_once_cancelled(), asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+                       failure = e;
+                       done = true;
+                   }));
+    REQUIRE(run_until(io, [&] { return done; }));
+    REQUIRE(failure);
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == asio::error::operation_aborted);
+    }
+    CHECK(conn.stream().writes() == 0);
+    CHECK_FALSE(access::writing(conn));
+    run(io, coline::flush(conn, 5s)); // would wait forever for a turn if the connection looked busy
+    CHECK(conn.stream().written() == "first\nsecond\n");
+}
