@@ -84,14 +84,9 @@ TEST_CASE("TLS: a client that does not trust the certificate fails with certific
     CHECK_FALSE(conn.stream().lowest_layer().is_open());
     CHECK_THROWS_WITH_AS(run(io, coline::connect_tls("localhost", port_of(acceptor), untrusting, 5s)),
                          doctest::Contains("certificate verify failed"), std::system_error);
-    run(io, [&]() -> asio::awaitable<void> { // the server saw the client's alert
-        asio::steady_timer t(co_await asio::this_coro::executor);
-        for (int i = 0; i < 500 && !server_error; ++i) {
-            t.expires_after(10ms);
-            co_await t.async_wait(asio::use_awaitable);
-        }
-    }());
+    CHECK(run_until(io, [&] { return bool(server_error); })); // the server saw the client's alert
     CHECK(server_error.category() == asio::error::get_ssl_category());
+    CHECK_MESSAGE(server_error.message().find("unknown ca") != std::string::npos, server_error.message());
 }
 
 TEST_CASE("TLS: a trusted certificate for another name fails verification" * doctest::timeout(20))
@@ -138,11 +133,13 @@ TEST_CASE("TLS: a plain-text client is a handshake error, and throws in the thro
                 FAIL("start_tls returned");
             } catch (const std::system_error& e) {
                 CHECK(e.code().category() == asio::error::get_ssl_category());
+                CHECK_MESSAGE(e.code().message().find("wrong version number") != std::string::npos, e.code().message());
                 CHECK(std::string(e.what()).find("coline::start_tls") != std::string::npos);
             }
         } else {
             auto [ec, conn] = run(io, accept_tls(acceptor, server_tls, 5s));
             CHECK(ec.category() == asio::error::get_ssl_category());
+            CHECK_MESSAGE(ec.message().find("wrong version number") != std::string::npos, ec.message());
         }
     }
 }
@@ -333,4 +330,171 @@ TEST_CASE("TLS: connect_tls and start_tls spawned with temporaries, before the i
     };
     for (auto& conn : connected)
         CHECK(run(io, exchange(conn)) == std::vector<std::string>{"Connect", "Information received"});
+}
+
+TEST_CASE("TLS: connect_tls gives up with error::timeout when the server never answers the ClientHello" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto client_tls = client_context(&localhost_certificate());
+    std::vector<tcp::socket> mute; // accepted, then neither read nor written
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 2; ++i)
+            mute.push_back(co_await acceptor.async_accept(asio::use_awaitable));
+    }, asio::detached);
+    for (bool throwing : {false, true}) {
+        CAPTURE(throwing);
+        const auto started = std::chrono::steady_clock::now();
+        if (!throwing) {
+            auto [ec, conn] = run(io, coline::connect_tls("127.0.0.1", port_of(acceptor), client_tls, 200ms, coline::as_tuple));
+            CHECK(ec == coline::error::timeout);
+            CHECK_FALSE(conn.stream().lowest_layer().is_open());
+        } else {
+            try {
+                run(io, coline::connect_tls("127.0.0.1", port_of(acceptor), client_tls, 200ms));
+                FAIL("connect_tls returned");
+            } catch (const std::system_error& e) {
+                CHECK(e.code() == coline::error::timeout);
+            }
+        }
+        const auto took = std::chrono::steady_clock::now() - started;
+        CHECK(took >= 150ms);
+        CHECK(took < 5s);
+    }
+    CHECK(mute.size() == 2); // both reached the server: it is the handshake that timed out
+}
+
+TEST_CASE("STARTTLS: when the lines kept back cannot be sent, start_tls fails with the send's error" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection); // coalesce_writes on
+    auto server_tls = server_context(localhost_certificate());
+    asio::write(peer, asio::buffer(std::string_view("STARTTLS\nmore\n")));
+    auto upgrade = [&]() -> asio::awaitable<std::error_code> {
+        auto request = co_await coline::read_line(conn, 5s);
+        CHECK(request == "STARTTLS");
+        co_await coline::write_line(conn, "OK go ahead"); // kept back: "more" waits
+        peer.set_option(asio::socket_base::linger(true, 0));
+        peer.close(); // the peer resets the connection
+        co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable); // the reset is here
+        auto [ec, tls] = co_await coline::start_tls(std::move(conn), server_tls, 5s, coline::as_tuple);
+        CHECK_FALSE(tls.stream().lowest_layer().is_open());
+        co_return ec;
+    };
+    const auto ec = run(io, upgrade());
+    CHECK_MESSAGE(cut_off(ec), ec.message()); // not error::input_before_tls: the send failed first
+}
+
+TEST_CASE("start_tls as the client: a host name SNI cannot carry fails before anything is sent" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    auto client_tls = client_context(&localhost_certificate());
+    // Longer than the 255 bytes a DNS name (and OpenSSL's SNI) may have.
+    std::string name;
+    while (name.size() <= 255)
+        name += "label.";
+    name += "test";
+    auto [ec, tls] = run(io, coline::start_tls(std::move(conn), client_tls, name, 2s, coline::as_tuple));
+    CHECK(ec.category() == asio::error::get_ssl_category());
+    CHECK_MESSAGE(ec.message().find("invalid servername") != std::string::npos, ec.message());
+    CHECK_FALSE(tls.stream().lowest_layer().is_open());
+    char byte;
+    std::error_code peer_ec;
+    peer.read_some(asio::buffer(&byte, 1), peer_ec);
+    CHECK(peer_ec == asio::error::eof); // closed with no ClientHello sent
+    CHECK_THROWS_WITH_AS(run(io, coline::start_tls(coline::testing::make_connection_pair(io).client, client_tls, name, 2s)),
+                         doctest::Contains("invalid servername"), std::system_error);
+}
+
+namespace {
+
+// Two ends of a TLS connection over loopback, past the handshake and a first
+// line (which also takes in what the server sends after its handshake).
+struct tls_pair {
+    coline::tls_connection server;
+    coline::tls_connection client;
+};
+
+tls_pair make_tls_pair(asio::io_context& io, asio::ssl::context& server_tls, asio::ssl::context& client_tls)
+{
+    auto acceptor = loopback_acceptor(io);
+    std::optional<coline::tls_connection> server;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        auto conn = co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
+        co_await coline::write_line(conn, "hello");
+        server.emplace(std::move(conn));
+    }, asio::detached);
+    auto client = run(io, coline::connect_tls("localhost", port_of(acceptor), client_tls, 5s));
+    REQUIRE(run(io, coline::read_line(client, 5s)) == std::optional<std::string_view>("hello"));
+    REQUIRE(run_until(io, [&] { return server.has_value(); }));
+    return {std::move(*server), std::move(client)};
+}
+
+// shutdown_tls in either style; the error it returned or threw.
+asio::awaitable<std::error_code> shutdown_result(coline::tls_connection& conn, bool throwing)
+{
+    if (!throwing) {
+        auto [ec] = co_await coline::shutdown_tls(conn, 5s, coline::as_tuple);
+        co_return ec;
+    }
+    try {
+        co_await coline::shutdown_tls(conn, 5s);
+    } catch (const std::system_error& e) {
+        co_return e.code();
+    }
+    co_return std::error_code{};
+}
+
+} // namespace
+
+TEST_CASE("TLS: shutdown_tls is done when the peer answers close_notify, or closes" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    SUBCASE("the peer answers with its close_notify")
+    {
+        for (bool throwing : {false, true}) {
+            CAPTURE(throwing);
+            auto [server, client] = make_tls_pair(io, server_tls, client_tls);
+            std::optional<std::error_code> peer_ec;
+            asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+                auto line = co_await coline::read_line(client, 5s); // our close_notify: the end
+                CHECK_FALSE(line);
+                auto [ec] = co_await coline::shutdown_tls(client, 5s, coline::as_tuple);
+                peer_ec = ec;
+            }, asio::detached);
+            const auto ec = run(io, shutdown_result(server, throwing));
+            CHECK_MESSAGE(!ec, ec.message());
+            REQUIRE(run_until(io, [&] { return peer_ec.has_value(); }));
+            CHECK_MESSAGE(!*peer_ec, peer_ec->message());
+        }
+    }
+    SUBCASE("the peer closes without close_notify")
+    {
+        for (bool throwing : {false, true}) {
+            CAPTURE(throwing);
+            auto [server, client] = make_tls_pair(io, server_tls, client_tls);
+            client.close();
+            const auto ec = run(io, shutdown_result(server, throwing));
+            CHECK_MESSAGE(!ec, ec.message());
+        }
+    }
+}
+
+TEST_CASE("TLS: shutdown_tls reports a peer that reset the connection" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    for (bool throwing : {false, true}) {
+        CAPTURE(throwing);
+        auto [server, client] = make_tls_pair(io, server_tls, client_tls);
+        client.stream().lowest_layer().set_option(asio::socket_base::linger(true, 0));
+        client.close();
+        run(io, server.stream().lowest_layer().async_wait(asio::socket_base::wait_read, asio::use_awaitable));
+        const auto ec = run(io, shutdown_result(server, throwing));
+        CHECK_MESSAGE(cut_off(ec), ec.message());
+    }
 }
