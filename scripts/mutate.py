@@ -31,7 +31,15 @@ MUTANTS = [
      "detail/session_end.hpp",
      "    if (clean && conn.stream().lowest_layer().is_open())\n        co_await lingering_close<Stream>::run(conn, linger);",
      "",
-     ["server_test.cpp"], ["a handler that ends while its client still sends lets the client read every answer"]),
+     ["server_test.cpp", "testing_test.cpp"],
+     ["a handler that ends while its client still sends lets the client read every answer",
+      "session_driver ends a session as the server does*"]),
+    ("linger_timeout: a client that never stops sending is cut off",
+     "detail/session_end.hpp", "    deadline.start(limit);", "    deadline.start(no_timeout);",
+     ["server_test.cpp"], ["a client that goes on sending after its handler ended is cut off at linger_timeout"]),
+    ("kept answers go out when a session ends",
+     "detail/session_end.hpp", "    co_await flush(conn, as_tuple);\n", "",
+     ["testing_test.cpp"], ["session_driver ends a session as the server does*"]),
     ("the read timeout",
      "read_line.hpp", "        deadline.start(timeout);\n        access::reading(conn) = true;",
      "        deadline.start(no_timeout);\n        access::reading(conn) = true;",
@@ -68,15 +76,48 @@ MUTANTS = [
     ("the grace period ends what remains",
      "server.hpp", "                    if (session.conn)\n                        session.conn->close();\n                    session.cancel.emit",
      "                    session.cancel.emit",
-     ["abuse_test.cpp"], ["graceful shutdown: a line that never ends is cut off when the grace period is over"]),
+     ["abuse_test.cpp", "server_test.cpp"],
+     ["graceful shutdown: a line that never ends is cut off when the grace period is over",
+      "when the grace period is over, a handler that shields itself from cancellation*"]),
     ("the accept back-off",
      "server.hpp", "                backoff_.expires_after(pause);", "                backoff_.expires_after(duration::zero());",
      ["abuse_test.cpp"], ["descriptor exhaustion: accept errors are reported, backed off, and serving resumes"]),
+    ("out of descriptors, the client longest in its handshake makes room",
+     "server.hpp", "                session.cancel.emit(asio::cancellation_type::terminal);\n                return true;",
+     "                return true;",
+     ["tls_server_test.cpp"], ["TLS server: out of descriptors, the client longest in its handshake makes room*"]),
+    ("max_clients counts the clients of all of run_server's threads",
+     "run_server.hpp", "        detail::server_access::share_clients(*servers[i], clients);\n", "",
+     ["server_test.cpp"], ["run_server() on two threads counts max_clients over both*"]),
+    ("a grace period of no_timeout does not overflow into none",
+     "timeout.hpp",
+     "    if (limit >= std::chrono::steady_clock::time_point::max() - now)\n"
+     "        return std::chrono::steady_clock::time_point::max();\n", "",
+     ["server_test.cpp"], ["a grace period of no_timeout waits for a begun line as long as it takes"]),
     ("kept output is flushed before read_line waits",
      "read_line.hpp", "    if (!line && !access::output(conn).empty() && !access::writing(conn)",
      "    if (false && !line && !access::output(conn).empty() && !access::writing(conn)",
      ["write_line_test.cpp"], ["kept answers are sent before read_line reports an error or the end",
-                               "with coalesce_writes, answers to pipelined lines leave in one write"]),
+                               "with coalesce_writes, answers to pipelined lines leave in one write",
+                               "read_line reports a failed send of the answers write_line kept*"]),
+    ("read_line reports a failed send of kept answers",
+     "read_line.hpp", "        if (write_ec && !ec)\n            ec = write_ec;\n", "",
+     ["write_line_test.cpp"], ["read_line reports a failed send of the answers write_line kept*"]),
+    ("at most 64 KiB of answers is kept",
+     "connection.hpp", "c.options_.coalesce_writes && c.output_.size() < most_kept && c.input_.has_line()",
+     "c.options_.coalesce_writes && c.input_.has_line()",
+     ["write_line_test.cpp"], ["with coalesce_writes, no more than 64 KiB of answers is kept*"]),
+    ("flush's own time limit",
+     "write_line.hpp", "    return detail::flush_op<Style>(conn, timeout, {}, false);",
+     "    return detail::flush_op<Style>(conn, no_timeout, {}, false);",
+     ["write_line_test.cpp"], ["flush gives up with error::timeout when the peer does not take the lines"]),
+    ("a send Asio refused to start gives its lines back",
+     "connection.hpp", "        c.output_.insert(0, c.sending_);\n", "",
+     ["write_line_test.cpp"], ["a send that Asio refuses to start in a cancelled coroutine*"]),
+    ("a send Asio refused to start leaves the connection free",
+     "connection.hpp", "        c.sending_.clear();\n        c.writing_ = false;\n        c.write_turn_.cancel();\n    }\n\n    /// Whether",
+     "        c.sending_.clear();\n        c.write_turn_.cancel();\n    }\n\n    /// Whether",
+     ["write_line_test.cpp"], ["a send that Asio refuses to start in a cancelled coroutine*"]),
     ("a failed write fails every later one",
      "connection.hpp", "            c.write_failed_ = ec;\n", "",
      ["write_line_test.cpp"], ["a write to a peer that has gone ends with the stream's error, and so does every later one"]),
@@ -88,14 +129,48 @@ MUTANTS = [
      "write_line.hpp", "    if (output.find('\\n', start) != std::string::npos) {",
      "    if (false && output.find('\\n', start) != std::string::npos) {",
      ["write_line_test.cpp"], ["text with a newline is refused with error::newline_in_line and nothing is sent"]),
+    ("connect_tls's time limit covers the handshake",
+     "tls.hpp", "co_await start_tls_op<as_tuple_t>(std::move(plain), context, std::move(host), time_left(due));",
+     "co_await start_tls_op<as_tuple_t>(std::move(plain), context, std::move(host), no_timeout);",
+     ["tls_test.cpp"], ["TLS: connect_tls gives up with error::timeout when the server never answers the ClientHello"]),
+    ("start_tls reports a failed send of the lines kept back",
+     "tls.hpp", "    auto [ec] = co_await flush(plain, timeout, as_tuple);",
+     "    co_await flush(plain, timeout, as_tuple);\n    std::error_code ec;",
+     ["tls_test.cpp"], ["STARTTLS: when the lines kept back cannot be sent, start_tls fails with the send's error"]),
+    ("a host name SNI cannot carry is refused",
+     "tls.hpp", "if (not_an_address && ::SSL_set_tlsext_host_name", "if (false && ::SSL_set_tlsext_host_name",
+     ["tls_test.cpp"], ["start_tls as the client: a host name SNI cannot carry fails before anything is sent"]),
+    ("shutdown_tls reports what went wrong",
+     "tls.hpp", "    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)\n        ec.clear();",
+     "    ec.clear();",
+     ["tls_test.cpp"], ["TLS: shutdown_tls reports a peer that reset the connection",
+                        "TLS: shutdown_tls gives up at its time limit when the peer never answers"]),
+    ("shutdown_tls: a peer that closes first counts as done",
+     "tls.hpp", "    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)\n        ec.clear();",
+     "    if (ec == asio::error::eof)\n        ec.clear();",
+     ["tls_test.cpp"], ["TLS: shutdown_tls is done when the peer answers close_notify, or closes"]),
 ]
 
 FLAGS = ["-std=c++20", "-O0", "-w", "-pthread"]
+LIBS = ["-lssl", "-lcrypto"]  # for the TLS tests
 
 
 def compile_object(source, include, output):
     subprocess.run(["g++", *FLAGS, "-I", str(include), "-c", str(source), "-o", str(output)], check=True,
                    capture_output=True, text=True)
+
+
+def case_filter(cases):
+    """doctest's -tc= value for these patterns (a comma separates patterns, so one in a name is escaped)."""
+    return "-tc=" + ",".join(c.replace("\\", "\\\\").replace(",", "\\,") for c in cases)
+
+
+def cases_matching(binary, pattern):
+    """How many of `binary`'s test cases `pattern` selects."""
+    listed = subprocess.run([str(binary), "--list-test-cases", case_filter([pattern])], capture_output=True,
+                            text=True, check=True).stdout
+    marker = "passing the current filters: "
+    return int(listed[listed.index(marker) + len(marker):].split()[0])
 
 
 def build_and_test(name, include, files, cases, work, main_object):
@@ -107,11 +182,12 @@ def build_and_test(name, include, files, cases, work, main_object):
         obj = work / (f + ".o")
         compile_object(ROOT / "tests" / f, include, obj)
         objects.append(str(obj))
-    subprocess.run(["g++", *FLAGS, str(main_object), *objects, "-o", str(binary), "-lfmt"], check=True,
+    subprocess.run(["g++", *FLAGS, str(main_object), *objects, "-o", str(binary), "-lfmt", *LIBS], check=True,
                    capture_output=True, text=True)
     try:
-        run = subprocess.run([str(binary), "-tc=" + ",".join(cases), "--no-intro", "--minimal"],
-                             capture_output=True, text=True, timeout=120)
+        # Not --minimal: it prints nothing at all when no case ran, which "ran" below must see.
+        run = subprocess.run([str(binary), case_filter(cases), "--no-intro"], capture_output=True, text=True,
+                             timeout=120)
         passed = run.returncode == 0
         output = run.stdout + run.stderr
     except subprocess.TimeoutExpired:
@@ -163,6 +239,11 @@ def main():
         print(f"unmutated: {'passed' if passed else 'FAILED'} ({seconds:.0f} s)", flush=True)
         if not passed:
             print(output)
+            return 1
+        # Each mutant's test cases must exist: a pattern that selects nothing would let it survive unseen.
+        unknown = [c for c in cases if cases_matching(clean / "tests", c) == 0]
+        if unknown:
+            print("no test case matches: " + "; ".join(unknown))
             return 1
 
         results = []
