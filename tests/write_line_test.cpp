@@ -421,10 +421,14 @@ TEST_CASE("flush to a peer that has gone fails with the stream's error, and so d
 {
     asio::io_context io;
     auto [conn, peer] = make_tcp_pair(io, coalescing());
-    asio::write(peer, asio::buffer(std::string_view("first\nsecond\n")));
-    run(io, keep_answers(conn));
     run(io, reset_by_peer(conn, peer));
-    auto [ec] = run(io, coline::flush(conn, 5s, coline::as_tuple));
+    auto keep_then_flush = [&]() -> asio::awaitable<std::error_code> {
+        auto [kept] = co_await coline::write_line(conn, coline::as_tuple, "kept"); // no read waits: kept
+        CHECK_FALSE(kept);
+        auto [ec] = co_await coline::flush(conn, 5s, coline::as_tuple);
+        co_return ec;
+    };
+    const auto ec = run(io, keep_then_flush());
     CHECK_MESSAGE(cut_off(ec), ec.message());
     auto [again] = run(io, coline::flush(conn, 5s, coline::as_tuple));
     CHECK(again == ec);

@@ -7,15 +7,24 @@
 #include <coline/detail/line_buffer.hpp>
 #include <coline/timeout.hpp>
 
+#include <array>
+#include <cerrno>
 #include <concepts>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <type_traits>
 #include <string>
 #include <string_view>
 #include <utility>
 
 namespace coline {
+
+/// The end of a line: what `write_line` appends, and what `read_line` saw.
+enum class line_ending {
+    lf,   ///< "\n", as Unix tools and the tutorial's protocol write it
+    crlf, ///< "\r\n", as memcached, Redis, SMTP and HTTP require
+};
 
 /// Limits that apply to one connection. Change them any time through
 /// `connection::options()`; the next operation uses the new values.
@@ -24,17 +33,26 @@ struct connection_options {
     /// bounds the input buffer: it never grows past this plus 2 bytes (or 4 KiB,
     /// whichever is larger).
     std::size_t max_line_length = 64 * 1024;
+    /// Most bytes `read_exactly` returns in one view. It bounds the input
+    /// buffer too: asking for more is error::block_too_large, never an
+    /// allocation of what the peer announced. Read larger payloads in pieces
+    /// with `read_some`.
+    std::size_t max_block_size = 64 * 1024;
+    /// What `write_line` appends to each line. `read_line` accepts both.
+    line_ending newline = line_ending::lf;
     /// Default time limit of each `read_line` (from its call until a whole line arrived).
     duration read_timeout = no_timeout;
     /// Default time limit of each `write_line` (until the kernel took the whole line).
     duration write_timeout = no_timeout;
-    /// Answers to pipelined requests in one write: while the next request is
-    /// already received (a whole line waits in the input buffer), `write_line`
-    /// keeps its line in the output buffer, and `read_line` sends it before it
-    /// waits for input or reports the end or an error (at most 64 KiB wait).
-    /// Off by default because a connection that stops reading early must then
-    /// `co_await flush(conn)` before it closes, or the kept lines are lost;
-    /// `server` does that, and turns this on.
+    /// Everything written while handling one request leaves in one send, and
+    /// so do the answers to pipelined requests: while no read waits for
+    /// input, `write_line` and `write` keep what they write in the output
+    /// buffer (at most 64 KiB; a write past that sends first), and the next
+    /// read sends it before it waits for input or reports the end or an
+    /// error. Writes made while a read waits (from another coroutine) are
+    /// sent at once. Off by default because a connection that stops reading
+    /// must then `co_await flush(conn)` before it closes, or the kept bytes
+    /// are lost; `server` does that, and turns this on.
     bool coalesce_writes = false;
 };
 
@@ -96,8 +114,12 @@ public:
     /// next line, or after error::partial_line, the unterminated last line.
     std::string_view buffered() const noexcept { return input_.unread(); }
 
-    /// Whether the peer ended the stream (read_line returned the end, or error::partial_line).
+    /// Whether the peer ended the stream (a read returned the end, or error::partial_line).
     bool at_end() const noexcept { return input_.at_end(); }
+
+    /// How the last line `read_line` returned ended: "\r\n" or a bare "\n".
+    /// A protocol that requires "\r\n" checks it here.
+    line_ending last_line_ending() const noexcept { return input_.last_line_crlf() ? line_ending::crlf : line_ending::lf; }
 
     /// Ends the input gracefully, as a server does when it shuts down:
     /// `read_line` still returns the lines already received (bytes that have
@@ -131,18 +153,34 @@ private:
     Stream stream_;
     connection_options options_;
     detail::line_buffer input_;
-    std::string output_;  // lines written and not sent yet
-    std::string sending_; // what the write in progress hands to the kernel
+    std::string output_;  // bytes written and not sent yet
+    std::string sending_; // what the write in progress hands to the kernel (before a large write's own bytes)
     detail::deadline<executor_type> read_deadline_;
     detail::deadline<executor_type> write_deadline_;
     // Never expires: writers wait on it for their turn, the write in progress cancels it when done.
     asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, executor_type>
         write_turn_;
-    bool reading_ = false; // a read_line is waiting for input
+    bool reading_ = false; // a read is waiting for input
     bool writing_ = false; // sending_ is being written
     bool reading_stopped_ = false;
     bool read_cancelled_by_stop_ = false; // the abort the read sees is stop_reading()'s
     std::error_code write_failed_;        // once a write failed, every later one fails alike
+    bool send_failure_unreported_ = false; // write_failed_ comes from a send at the turn's end
+    // A send posted for the end of the turn (see send_at_turn_end), and its
+    // way to see that the connection is gone. Not moved: a posted send keeps
+    // the address it was posted for, which a move leaves empty.
+    struct posted_send {
+        bool posted = false;
+        std::shared_ptr<bool> alive; // made at the first bytes kept
+        posted_send() = default;
+        posted_send(posted_send&&) noexcept {}
+        posted_send& operator=(posted_send&&) noexcept
+        {
+            posted = false;
+            alive.reset();
+            return *this;
+        }
+    } posted_send_;
 };
 
 /// A stream protocol of Asio's: one whose sockets are
@@ -203,26 +241,102 @@ struct connection_access {
     template <class Stream>
     static auto& write_turn(basic_connection<Stream>& c) noexcept { return c.write_turn_; }
 
-    /// Whether write_line may keep its line for the next read_line to send.
+    /// The most bytes a connection keeps in its output buffer (coalesce_writes).
+    static constexpr std::size_t most_kept = 64 * 1024;
+
+    /// Whether kept bytes can go out when the turn ends (send_at_turn_end):
+    /// a socket whose descriptor takes a send that never blocks.
+    template <class Stream>
+    static constexpr bool sends_at_turn_end = [] {
+#if defined(ASIO_WINDOWS) || defined(__CYGWIN__)
+        return false;
+#else
+        if constexpr (requires { typename Stream::protocol_type; })
+            return std::is_same_v<Stream, asio::basic_stream_socket<typename Stream::protocol_type,
+                                                                    typename Stream::executor_type>>;
+        else
+            return false;
+#endif
+    }();
+
+    /// Whether a write may keep its bytes for the next read to send: while
+    /// no read waits for input (on a socket that sends them when the turn
+    /// ends), or one will not have to (the next request is buffered whole).
     template <class Stream>
     static bool may_keep_output(basic_connection<Stream>& c) noexcept
     {
-        constexpr std::size_t most_kept = 64 * 1024;
-        return c.options_.coalesce_writes && c.output_.size() < most_kept && c.input_.has_line();
+        if (!c.options_.coalesce_writes || c.output_.size() >= most_kept)
+            return false;
+        if constexpr (sends_at_turn_end<Stream>)
+            return !c.reading_ || c.input_.has_line();
+        else
+            return c.input_.has_line();
     }
 
-    /// Starts writing the output buffer; await the result, then call finish_sending.
-    /// Lines written meanwhile go to a fresh output buffer, never into the bytes in flight.
+    /// Bytes were kept in the output buffer: unless a read or write sends
+    /// them first, they go out once the coroutines running now are suspended
+    /// (the executor's turn ends), so a session that waits for something
+    /// else than its peer does not hold them back. That send never blocks:
+    /// what the socket does not take at once waits for the next operation on
+    /// the connection, as the peer has unread bytes until then. A failed
+    /// send is reported by the next read or write.
+    template <class Stream>
+    static void send_at_turn_end(basic_connection<Stream>& c)
+    {
+        if constexpr (sends_at_turn_end<Stream>) {
+            auto& posted = c.posted_send_;
+            if (posted.posted)
+                return;
+            posted.posted = true;
+            if (!posted.alive)
+                posted.alive = std::make_shared<bool>(true);
+            asio::post(c.get_executor(), [&c, alive = std::weak_ptr<bool>(posted.alive)] {
+                if (alive.expired())
+                    return; // the connection is gone
+                c.posted_send_.posted = false;
+                if (c.output_.empty() || c.writing_ || c.write_failed_ || !c.stream_.is_open())
+                    return; // sent already, or a send in progress takes it (see flush_op)
+#if defined(MSG_NOSIGNAL)
+                constexpr int flags = MSG_DONTWAIT | MSG_NOSIGNAL; // a peer gone is an error, not a SIGPIPE
+#else
+                constexpr int flags = MSG_DONTWAIT;
+#endif
+                const auto sent = ::send(c.stream_.native_handle(), c.output_.data(), c.output_.size(), flags);
+                if (sent >= 0)
+                    c.output_.erase(0, static_cast<std::size_t>(sent));
+                else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    c.write_failed_ = std::error_code(errno, asio::error::get_system_category());
+                    c.output_.clear();
+                    c.send_failure_unreported_ = true;
+                }
+            });
+        }
+    }
+
+    /// A send at the turn's end failed and no operation reported it yet (and forgets it).
+    template <class Stream>
+    static bool take_unreported_send_failure(basic_connection<Stream>& c) noexcept
+    {
+        return std::exchange(c.send_failure_unreported_, false);
+    }
+
+    /// Starts writing the output buffer, then `tail` (a large write's own
+    /// bytes, sent from where they are, in the same system call when they
+    /// fit); await the result, then call finish_sending. Bytes written
+    /// meanwhile go to a fresh output buffer, never into the bytes in flight.
     template <class Stream>
     static auto start_sending(basic_connection<Stream>& c, duration timeout, asio::cancellation_slot parent,
-                              std::error_code& ec)
+                              std::error_code& ec, std::string_view tail = {})
     {
         c.writing_ = true;
         std::swap(c.output_, c.sending_);
         c.write_deadline_.start(timeout);
-        return asio::async_write(c.stream_, asio::buffer(c.sending_),
-                                 asio::bind_cancellation_slot(c.write_deadline_.slot(parent),
-                                                              asio::redirect_error(asio::use_awaitable, ec)));
+        auto token = asio::bind_cancellation_slot(c.write_deadline_.slot(parent),
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+        if (tail.empty())
+            return asio::async_write(c.stream_, asio::buffer(c.sending_), token);
+        const std::array<asio::const_buffer, 2> buffers{asio::buffer(c.sending_), asio::buffer(tail)};
+        return asio::async_write(c.stream_, buffers, token);
     }
 
     template <class Stream>
@@ -283,9 +397,9 @@ public:
             connection_access::finish_sending(conn_, ec_);
     }
 
-    auto start(duration timeout, asio::cancellation_slot parent)
+    auto start(duration timeout, asio::cancellation_slot parent, std::string_view tail = {})
     {
-        return connection_access::start_sending(conn_, timeout, parent, ec_);
+        return connection_access::start_sending(conn_, timeout, parent, ec_, tail);
     }
 
 private:

@@ -30,6 +30,12 @@ enum class error {
     /// `start_tls` found bytes received in clear after the last line read,
     /// where the TLS handshake should have begun; the connection is closed.
     input_before_tls,
+    /// `read_exactly` was asked for more bytes than the connection's
+    /// `max_block_size`; nothing was read, the connection stays usable.
+    block_too_large,
+    /// The peer closed the connection before `read_exactly` had all its
+    /// bytes. Those that arrived stay readable in `connection::buffered()`.
+    partial_block,
 };
 
 namespace detail {
@@ -46,6 +52,8 @@ public:
         case error::timeout: return "operation timed out";
         case error::newline_in_line: return "line to write contains a newline";
         case error::input_before_tls: return "bytes received in clear before the TLS handshake";
+        case error::block_too_large: return "block larger than the connection's limit";
+        case error::partial_block: return "peer closed the connection in the middle of a block";
         }
         return "unknown coline error";
     }
@@ -57,6 +65,7 @@ public:
         case error::timeout: return std::errc::timed_out;
         case error::newline_in_line: return std::errc::invalid_argument;
         case error::input_before_tls: return std::errc::protocol_error;
+        case error::block_too_large: return std::errc::message_size;
         default: return {value, *this};
         }
     }

@@ -1,11 +1,11 @@
-// read_line: the next line from a connection.
+// read_line: the next line from a connection; read_line_part: a line of any length, in pieces.
 #pragma once
 
 #include <coline/connection.hpp>
+#include <coline/detail/receive.hpp>
 #include <coline/error.hpp>
 
 #include <optional>
-#include <span>
 #include <string_view>
 #include <system_error>
 #include <tuple>
@@ -13,124 +13,41 @@
 COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
 namespace coline {
+
+/// A piece of a line, from `read_line_part`.
+struct line_part {
+    /// The bytes, without the line's terminator.
+    std::string_view text;
+    /// Whether the line ends here (its terminator was stripped).
+    bool ends_line = false;
+};
+
 namespace detail {
 
-template <class Stream>
-constexpr bool can_wait_for_input = requires(Stream& s) {
-    s.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+struct line_reader {
+    using value_type = std::optional<std::string_view>;
+    std::size_t max_line;
+    std::size_t block = 0;
+    bool take(line_buffer& input, value_type& line, std::error_code& ec)
+    {
+        line = input.next_line(max_line, ec);
+        return line || ec;
+    }
+    void end(value_type&, std::error_code finished, std::error_code& ec) { ec = finished; }
 };
 
-// Bytes a stream has decoded but not handed out yet (TLS specialises it).
-template <class Stream>
-struct decoded_bytes {
-    static bool waiting(Stream&) { return false; }
+struct line_part_reader {
+    using value_type = std::optional<line_part>;
+    std::size_t block = 0;
+    bool take(line_buffer& input, value_type& part, std::error_code&)
+    {
+        bool complete = false;
+        if (auto text = input.next_part(complete))
+            part = line_part{*text, complete};
+        return part.has_value();
+    }
+    void end(value_type&, std::error_code finished, std::error_code& ec) { ec = finished; }
 };
-
-// Whether bytes have arrived that a read would return at once.
-template <class Stream>
-bool bytes_waiting(Stream& stream)
-{
-    std::error_code ec;
-    if (decoded_bytes<Stream>::waiting(stream))
-        return true;
-    if constexpr (requires { stream.available(ec); })
-        return stream.available(ec) > 0 && !ec;
-    else if constexpr (requires { stream.lowest_layer().available(ec); })
-        return stream.lowest_layer().available(ec) > 0 && !ec;
-    else
-        return false;
-}
-
-template <error_style Style, class Stream>
-asio::awaitable<result<Style, std::optional<std::string_view>>> read_line_op(basic_connection<Stream>& conn,
-                                                                               duration timeout)
-{
-    using access = connection_access;
-    auto& input = access::input(conn);
-    const std::size_t max_line = conn.options().max_line_length;
-    std::error_code ec;
-    std::optional<std::string_view> line = input.next_line(max_line, ec);
-
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-    auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
-
-    if (!line && !access::output(conn).empty() && !access::writing(conn) && !access::write_failed(conn)
-        && !cancelled()) {
-        // Lines kept by write_line (coalesce_writes) go out before the wait or the bad news.
-        std::error_code write_ec;
-        {
-            output_send send(conn, write_ec);
-            co_await send.start(conn.options().write_timeout, parent.slot());
-        }
-        if (write_ec && !ec)
-            ec = write_ec;
-    }
-
-    if (!line && !ec && !input.at_end()) {
-        auto& deadline = access::read_deadline(conn);
-        deadline.start(timeout);
-        access::reading(conn) = true;
-        // However this ends (Asio may throw for a cancelled coroutine), the read is over.
-        struct read_over {
-            basic_connection<Stream>& conn;
-            ~read_over()
-            {
-                connection_access::reading(conn) = false;
-                connection_access::take_stop_cancel(conn);
-                connection_access::read_deadline(conn).stop();
-            }
-        } over{conn};
-        bool waited = false;
-        while (!deadline.expired()) {
-            if (cancelled()) {
-                ec = asio::error::operation_aborted;
-                break;
-            }
-            // After stop_reading(), what has arrived is still read, and a line
-            // that has begun is awaited; nothing else.
-            if (conn.reading_stopped() && input.unread().empty() && !bytes_waiting(access::stream(conn)))
-                break;
-            std::size_t n = 0;
-            bool waiting_first = false;
-            if constexpr (can_wait_for_input<Stream>) {
-                if (input.capacity() == 0 && !waited) {
-                    // Nothing received yet: an idle connection costs no input buffer.
-                    waited = waiting_first = true;
-                    co_await access::stream(conn).async_wait(
-                        asio::socket_base::wait_read,
-                        asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                     asio::redirect_error(asio::use_awaitable, ec)));
-                }
-            }
-            if (!waiting_first) {
-                const std::span<char> space = input.prepare(max_line);
-                n = co_await access::stream(conn).async_read_some(
-                    asio::buffer(space.data(), space.size()),
-                    asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                 asio::redirect_error(asio::use_awaitable, ec)));
-                input.commit(n);
-            }
-            if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired()) {
-                ec.clear();
-                continue;
-            }
-            if (ec)
-                break;
-            if (n == 0)
-                continue; // input has arrived (or waiting was cancelled): now read it
-            line = input.next_line(max_line, ec);
-            if (line || ec)
-                break;
-        }
-        const bool expired = deadline.stop();
-        if (expired && !line && (!ec || ec == asio::error::operation_aborted))
-            ec = error::timeout;
-        else if (ec == asio::error::eof)
-            ec = input.finish();
-    }
-
-    co_return complete<Style>(ec, ec ? std::nullopt : line, "coline::read_line");
-}
 
 } // namespace detail
 
@@ -141,15 +58,19 @@ asio::awaitable<result<Style, std::optional<std::string_view>>> read_line_op(bas
 ///         fmt::print("Buffer: {}\n", *line);
 ///
 /// Lifetime: the view points into the connection's buffer and stays valid
-/// until the next `read_line` on that connection (or until it is moved or
+/// until the next read on that connection (or until it is moved or
 /// destroyed). Copy it (`std::string{*line}`) to keep it longer.
 ///
 /// Time limit: `conn.options().read_timeout`, or `timeout` in the second
 /// form; it covers the whole line, however many reads it takes.
 ///
+/// `conn.last_line_ending()` tells whether it ended in "\r\n" or "\n".
+///
 /// Errors (thrown as `std::system_error`, or returned with `coline::as_tuple`,
 /// the line then being empty):
-/// - `error::line_too_long`: the line is longer than `options().max_line_length`.
+/// - `error::line_too_long`: the line is longer than `options().max_line_length`
+///   (set it before a call to give that call a limit of its own; read a
+///   line of any length with `read_line_part`).
 ///   The connection stays usable: the next call returns the line after it.
 /// - `error::partial_line`: the peer closed in the middle of a line; its bytes
 ///   are in `conn.buffered()`. Later calls return the end of the stream.
@@ -165,7 +86,8 @@ template <class Stream, error_style Style = throw_on_error_t>
 asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_connection<Stream>& conn,
                                                                             Style = Style{})
 {
-    return detail::read_line_op<Style>(conn, conn.options().read_timeout);
+    return detail::receive_op<Style>(conn, conn.options().read_timeout,
+                                     detail::line_reader{conn.options().max_line_length}, "coline::read_line");
 }
 
 /// `read_line` with a time limit of its own for this call:
@@ -175,7 +97,42 @@ template <class Stream, error_style Style = throw_on_error_t>
 asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_connection<Stream>& conn,
                                                                             duration timeout, Style = Style{})
 {
-    return detail::read_line_op<Style>(conn, timeout);
+    return detail::receive_op<Style>(conn, timeout, detail::line_reader{conn.options().max_line_length},
+                                     "coline::read_line");
+}
+
+/// Awaits the next piece of a line of any length, for lines that are too long
+/// to buffer whole and can be handled as they arrive (memcached's
+/// `get k1 k2 … k50000`): the rest of the current line when its end has
+/// arrived (`ends_line` true, terminator stripped), otherwise the part of it
+/// received so far, at least one byte and at most the input buffer's size
+/// (`max_line_length` + 2). A piece may end anywhere, mid-word included.
+/// Returns an empty optional when the peer ended the stream cleanly between lines.
+///
+///     std::string key;
+///     while (auto part = co_await coline::read_line_part(conn)) {
+///         /* ... split part->text into keys, carrying a cut one over ... */
+///         if (part->ends_line)
+///             break;
+///     }
+///
+/// No length limit applies. Lifetime, time limit (for this piece) and errors
+/// as for `read_line`, except `error::line_too_long`; `error::partial_line`
+/// when the stream ends inside a line.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::optional<line_part>>> read_line_part(basic_connection<Stream>& conn,
+                                                                         Style = Style{})
+{
+    return detail::receive_op<Style>(conn, conn.options().read_timeout, detail::line_part_reader{},
+                                     "coline::read_line_part");
+}
+
+/// `read_line_part` with a time limit of its own for this call.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::optional<line_part>>> read_line_part(basic_connection<Stream>& conn,
+                                                                         duration timeout, Style = Style{})
+{
+    return detail::receive_op<Style>(conn, timeout, detail::line_part_reader{}, "coline::read_line_part");
 }
 
 } // namespace coline

@@ -1,4 +1,4 @@
-// write_line: send one line, plain or formatted with {fmt}.
+// write_line and write: send a line, or bytes as they are, plain or formatted with {fmt}.
 #pragma once
 
 #include <coline/connection.hpp>
@@ -24,60 +24,91 @@ using line_text = std::conditional_t<sizeof...(Args) == 0, std::string_view, fmt
 
 namespace detail {
 
+// Appends `text` (formatted with `args`) to the output buffer, as it is.
+template <class Stream, class... Args>
+void append_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+{
+    auto& output = connection_access::output(conn);
+    if constexpr (sizeof...(Args) == 0) {
+        output.append(text);
+    } else {
+        const std::size_t start = output.size();
+        try {
+            fmt::format_to(std::back_inserter(output), text, std::forward<Args>(args)...);
+        } catch (...) {
+            output.resize(start); // no half-formatted text may go out with the next write
+            throw;
+        }
+    }
+}
+
 template <class Stream, class... Args>
 std::error_code append_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
     auto& output = connection_access::output(conn);
     const std::size_t start = output.size();
-    if constexpr (sizeof...(Args) == 0) {
-        output.append(text);
-    } else {
-        try {
-            fmt::format_to(std::back_inserter(output), text, std::forward<Args>(args)...);
-        } catch (...) {
-            output.resize(start); // no half-formatted line may go out with the next one
-            throw;
-        }
-    }
+    append_text(conn, text, std::forward<Args>(args)...);
     if (output.find('\n', start) != std::string::npos) {
         output.resize(start);
         return error::newline_in_line;
     }
-    output.push_back('\n');
+    output.append(conn.options().newline == line_ending::crlf ? std::string_view{"\r\n"} : std::string_view{"\n"});
     return {};
 }
 
-// Sends what the connection's output buffer holds (unless `ec` is already
-// set, or `may_keep` and the line can wait for the next read_line).
+// Sends what the connection's output buffer holds, then `tail` (unless `ec`
+// is already set, or `may_keep` and the bytes can wait for the next read).
+// Bytes other coroutines add meanwhile go out too when no read will send them.
 template <error_style Style, class Stream>
 asio::awaitable<result<Style, void>> flush_op(basic_connection<Stream>& conn, duration timeout,
-                                                   std::error_code ec, bool may_keep = true)
+                                                   std::error_code ec, bool may_keep = true,
+                                                   std::string_view tail = {}, const char* what = nullptr)
 {
     using access = connection_access;
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
-    while (!ec && access::writing(conn) && !cancelled()) { // another coroutine's write, or read_line's
+    while (!ec && access::writing(conn) && !cancelled()) { // another coroutine's write, a read's, or a posted one
+        // Our time limit covers the wait: the send in progress ends by then,
+        // or is abandoned with error::timeout, which every writer then gets.
+        access::write_deadline(conn).shorten(timeout);
         std::error_code ignored;
         co_await access::write_turn(conn).async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
     if (!ec && cancelled())
         ec = asio::error::operation_aborted;
-    if (!ec)
-        ec = access::write_failed(conn);
-    if (!ec && !access::output(conn).empty() && !(may_keep && access::may_keep_output(conn))) {
+    if (!ec && (ec = access::write_failed(conn)))
+        access::take_unreported_send_failure(conn); // reported now
+    while (!ec && (!tail.empty() || (!access::output(conn).empty() && !(may_keep && access::may_keep_output(conn))))) {
         output_send send(conn, ec);
-        co_await send.start(timeout, parent.slot());
+        co_await send.start(timeout, parent.slot(), std::exchange(tail, {}));
     }
+    if (!ec && !access::output(conn).empty())
+        access::send_at_turn_end(conn);
 
-    co_return complete<Style>(ec, may_keep ? "coline::write_line" : "coline::flush");
+    co_return complete<Style>(ec, what != nullptr ? what : may_keep ? "coline::write_line" : "coline::flush");
+}
+
+// write: small texts join the output buffer; a large one is sent from where
+// it is, after the output buffer, so the buffer stays within its bound.
+template <error_style Style, class Stream, class... Args>
+auto write_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+{
+    constexpr const char* what = "coline::write";
+    if constexpr (sizeof...(Args) == 0) {
+        if (connection_access::output(conn).size() + text.size() > connection_access::most_kept)
+            return flush_op<Style>(conn, conn.options().write_timeout, {}, true, text, what);
+    }
+    append_text(conn, text, std::forward<Args>(args)...);
+    return flush_op<Style>(conn, conn.options().write_timeout, {}, true, {}, what);
 }
 
 } // namespace detail
 
 /// Awaits sending a line: `text` (formatted with `args` by {fmt}, straight
 /// into the connection's output buffer, when there are any) followed by
-/// "\n". Returns once the kernel has taken the whole line, or, with
-/// `coalesce_writes`, once it is kept for the next `read_line` to send.
+/// the connection's line ending (`options().newline`: "\n" unless set to
+/// "\r\n"). Returns once the kernel has taken the whole line, or, with
+/// `coalesce_writes`, once it is kept for the next read to send.
 /// `text` and `args` are used before the first suspension: they may go away
 /// after the call. Writes from several coroutines take turns; each line goes
 /// out whole.
@@ -113,7 +144,38 @@ asio::awaitable<result<Style, void>> write_line(basic_connection<Stream>& conn, 
                                    detail::append_line(conn, text, std::forward<Args>(args)...));
 }
 
-/// Awaits sending every line that `write_line` kept in the output buffer
+/// Awaits sending bytes as they are: `text` (formatted with `args` by {fmt}
+/// when there are any), with no line ending added and no check of what it
+/// holds. For payloads (a memcached value, a RESP bulk string) and replies
+/// built by hand. It shares the output buffer, the writers' turns and
+/// `coalesce_writes` with `write_line`, so a reply made of lines and
+/// payloads leaves in one send:
+///
+///     co_await coline::write_line(conn, "VALUE {} 0 {}", key, value.size()); // kept
+///     co_await coline::write(conn, value);                                  // kept
+///     co_await coline::write(conn, "\r\nEND\r\n");                          // kept, sent by the next read
+///
+/// Memory: a text that would take the output buffer past 64 KiB is sent
+/// from where it is, together with what the buffer holds, without a copy;
+/// it must then stay valid until the `co_await` completes (as the buffers
+/// of `asio::async_write` must). Smaller texts are copied at the call.
+///
+/// Time limit and errors as for `write_line`, less `error::newline_in_line`.
+template <class Stream, class... Args>
+asio::awaitable<void> write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+{
+    return detail::write_text<throw_on_error_t>(conn, text, std::forward<Args>(args)...);
+}
+
+/// `write` in the error style `Style`, which comes just before the text.
+template <class Stream, error_style Style, class... Args>
+asio::awaitable<result<Style, void>> write(basic_connection<Stream>& conn, Style, line_text<Args...> text,
+                                           Args&&... args)
+{
+    return detail::write_text<Style>(conn, text, std::forward<Args>(args)...);
+}
+
+/// Awaits sending every byte that `write_line` and `write` kept in the output buffer
 /// (see `connection_options::coalesce_writes`). Call it before closing a
 /// connection that stopped reading early. Time limit:
 /// `conn.options().write_timeout`, or `timeout`. Errors as for `write_line`.

@@ -97,6 +97,22 @@ public:
             state_->signal.emit(asio::cancellation_type::terminal);
     }
 
+    /// Brings the due time of the operation in progress forward to `limit`
+    /// from now, if that is sooner (a writer waiting for its turn with a
+    /// shorter time limit than the send in progress).
+    void shorten(duration limit)
+    {
+        if (limit == no_timeout || !state_)
+            return;
+        const auto due = time_after(limit);
+        if (state_->active && state_->due <= due)
+            return;
+        state_->active = true;
+        state_->due = due;
+        if (!state_->waiting || timer_.expiry() > state_->due)
+            arm(state_);
+    }
+
     /// Ends the operation; returns whether its time limit ran out. The timer
     /// is left as it is: when it fires with nothing due, it just stops. The
     /// slot keeps the finished step's handler, so the next step reuses its

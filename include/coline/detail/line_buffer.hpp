@@ -15,11 +15,12 @@
 
 namespace coline::detail {
 
-/// Bytes received but not yet returned as lines. Pure logic, no I/O, so the
-/// framing can be tested and fuzzed on its own.
+/// Bytes received but not yet returned as lines or blocks of bytes. Pure
+/// logic, no I/O, so the framing can be tested and fuzzed on its own.
 ///
-/// Memory: the storage never grows past max(max_line + 2, min_capacity)
-/// bytes (a full line plus "\r\n"); over-long input is reported and dropped.
+/// Memory: the storage never grows past max(max_line + 2, min_capacity,
+/// the largest block asked of prepare()) bytes (a full line plus "\r\n");
+/// over-long input is reported and dropped.
 class line_buffer {
 public:
     static constexpr std::size_t min_capacity = 4096;
@@ -39,6 +40,8 @@ public:
         read_filled_ = std::exchange(other.read_filled_, false);
         discarding_ = std::exchange(other.discarding_, false);
         at_end_ = std::exchange(other.at_end_, false);
+        crlf_ = std::exchange(other.crlf_, false);
+        line_open_ = std::exchange(other.line_open_, false);
         return *this;
     }
 
@@ -63,33 +66,77 @@ public:
             return std::nullopt;
         }
 
-        const std::size_t at = static_cast<std::size_t>(newline - data_.get());
-        std::size_t length = at - begin_;
-        if (length > 0 && data_[at - 1] == '\r')
-            --length;
-        const std::string_view line{data_.get() + begin_, length};
-        begin_ = scan_ = at + 1;
-        if (length > max_line) {
+        const std::string_view line = take_line_to(newline);
+        if (line.size() > max_line) {
             ec = error::line_too_long;
             return std::nullopt;
         }
         return line;
     }
 
+    /// The next piece of the current line, however long the line: the rest of
+    /// it when its end has arrived (`complete` true, terminator stripped),
+    /// otherwise every byte received of it (`complete` false; a last "\r" is
+    /// kept back, as it may begin the "\r\n"). nullopt when nothing is buffered.
+    std::optional<std::string_view> next_part(bool& complete)
+    {
+        if (discarding_ && !skip_discarded_line())
+            return std::nullopt;
+        if (const char* newline = find_newline(std::max(scan_, begin_))) {
+            complete = true;
+            line_open_ = false;
+            return take_line_to(newline);
+        }
+        std::size_t length = end_ - begin_;
+        if (length > 0 && data_[end_ - 1] == '\r')
+            --length;
+        if (length == 0)
+            return std::nullopt;
+        complete = false;
+        line_open_ = true;
+        const std::string_view part{data_.get() + begin_, length};
+        begin_ += length;
+        scan_ = std::max(scan_, begin_);
+        return part;
+    }
+
+    /// The next `n` bytes as they are, or nullopt while fewer are buffered
+    /// (prepare(max_line, n) makes room for them).
+    std::optional<std::string_view> take(std::size_t n)
+    {
+        if (discarding_ && !skip_discarded_line())
+            return std::nullopt;
+        if (end_ - begin_ < n)
+            return std::nullopt;
+        return take_bytes(n);
+    }
+
+    /// Up to `most` of the bytes buffered, as they are (empty when none are).
+    std::string_view take_some(std::size_t most)
+    {
+        if (discarding_ && !skip_discarded_line())
+            return {};
+        return take_bytes(std::min(most, end_ - begin_));
+    }
+
+    /// Whether the last line returned by next_line (or the last complete part) ended in "\r\n".
+    bool last_line_crlf() const noexcept { return crlf_; }
+
     /// Space to receive into; never empty while the buffered bytes are within
     /// the limit (next_line reports them otherwise). The buffer grows when it
     /// is full, and when the last read filled all it was offered (more is
-    /// waiting: take it in bigger reads), up to the limit.
-    std::span<char> prepare(std::size_t max_line)
+    /// waiting: take it in bigger reads), up to the limit; and at once to
+    /// `block` bytes, so that take(block) can succeed.
+    std::span<char> prepare(std::size_t max_line, std::size_t block = 0)
     {
         max_line = std::min(max_line, largest_limit);
-        const std::size_t limit = std::max(max_line + 2, min_capacity);
+        const std::size_t limit = std::max({max_line + 2, min_capacity, block});
         if (begin_ == end_)
             clear();
-        else if (begin_ > 0 && capacity_ - end_ < capacity_ / 2)
+        else if (begin_ > 0 && (capacity_ - end_ < capacity_ / 2 || capacity_ - begin_ < block))
             compact();
-        if (end_ == capacity_ || (read_filled_ && capacity_ < limit))
-            grow(limit);
+        if (end_ == capacity_ || (read_filled_ && capacity_ < limit) || capacity_ < block)
+            grow(limit, block);
         offered_ = capacity_ - end_;
         return {data_.get() + end_, offered_};
     }
@@ -102,7 +149,7 @@ public:
     }
 
     /// The peer ended the stream: error::partial_line if an unterminated line
-    /// is buffered (it stays in unread()), otherwise success.
+    /// is buffered (it stays in unread()) or was begun by next_part, otherwise success.
     std::error_code finish() noexcept
     {
         at_end_ = true;
@@ -110,7 +157,8 @@ public:
             discarding_ = false;
             clear();
         }
-        return begin_ == end_ ? std::error_code{} : make_error_code(error::partial_line);
+        const bool open = std::exchange(line_open_, false);
+        return begin_ == end_ && !open ? std::error_code{} : make_error_code(error::partial_line);
     }
 
     /// Whether a whole line (or the rest of a skipped one) waits to be read.
@@ -141,6 +189,28 @@ private:
         return true;
     }
 
+    // The line that ends at `newline`, without its terminator.
+    std::string_view take_line_to(const char* newline) noexcept
+    {
+        const std::size_t at = static_cast<std::size_t>(newline - data_.get());
+        std::size_t length = at - begin_;
+        crlf_ = length > 0 && data_[at - 1] == '\r';
+        if (crlf_)
+            --length;
+        const std::string_view line{data_.get() + begin_, length};
+        begin_ = scan_ = at + 1;
+        line_open_ = false;
+        return line;
+    }
+
+    std::string_view take_bytes(std::size_t n) noexcept
+    {
+        const std::string_view bytes{data_.get() + begin_, n};
+        begin_ += n;
+        scan_ = std::max(scan_, begin_); // no '\n' before scan_ still holds
+        return bytes;
+    }
+
     const char* find_newline(std::size_t from) const noexcept
     {
         if (from == end_)
@@ -158,14 +228,14 @@ private:
         begin_ = 0;
     }
 
-    void grow(std::size_t limit)
+    void grow(std::size_t limit, std::size_t block)
     {
         if (begin_ > 0)
             compact();
         const std::size_t wanted = capacity_ == 0 ? min_capacity : capacity_ * 2;
         // The limit can only be below end_ if max_line shrank meanwhile: then
         // make room anyway so next_line sees the bytes and reports them.
-        const std::size_t size = std::max(std::min(wanted, limit), end_ + 1);
+        const std::size_t size = std::max({std::min(wanted, limit), end_ + 1, block});
         if (size <= capacity_)
             return;
         auto bigger = std::make_unique_for_overwrite<char[]>(size);
@@ -184,6 +254,8 @@ private:
     bool read_filled_ = false; // the last read took all it was offered
     bool discarding_ = false; // skipping the rest of an over-long line
     bool at_end_ = false;
+    bool crlf_ = false;      // the last line ended in "\r\n"
+    bool line_open_ = false; // next_part returned part of a line, not its end
 };
 
 } // namespace coline::detail

@@ -1,0 +1,161 @@
+// Internal: the read loop behind read_line, read_line_part, read_exactly and read_some.
+#pragma once
+
+#include <coline/connection.hpp>
+#include <coline/error.hpp>
+
+#include <span>
+#include <system_error>
+
+COLINE_SILENCE_FRAME_WARNINGS_BEGIN
+
+namespace coline::detail {
+
+template <class Stream>
+constexpr bool can_wait_for_input = requires(Stream& s) {
+    s.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+};
+
+// Bytes a stream has decoded but not handed out yet (TLS specialises it).
+template <class Stream>
+struct decoded_bytes {
+    static bool waiting(Stream&) { return false; }
+};
+
+// Whether bytes have arrived that a read would return at once.
+template <class Stream>
+bool bytes_waiting(Stream& stream)
+{
+    std::error_code ec;
+    if (decoded_bytes<Stream>::waiting(stream))
+        return true;
+    if constexpr (requires { stream.available(ec); })
+        return stream.available(ec) > 0 && !ec;
+    else if constexpr (requires { stream.lowest_layer().available(ec); })
+        return stream.lowest_layer().available(ec) > 0 && !ec;
+    else
+        return false;
+}
+
+// What one kind of read takes from the input buffer. A Reader has:
+//   using value_type = ...;
+//   std::size_t block;                   // room the input buffer needs (0: any)
+//   bool take(line_buffer&, value_type&, std::error_code&);   // true: done (value or error)
+//   void end(value_type&, std::error_code finished, std::error_code&); // the stream ended first
+// `finished` is line_buffer::finish()'s verdict, or success when the end is stop_reading()'s.
+template <class Reader>
+concept reader = requires(Reader r, line_buffer& in, typename Reader::value_type& v, std::error_code& ec) {
+    { r.block } -> std::convertible_to<std::size_t>;
+    { r.take(in, v, ec) } -> std::same_as<bool>;
+    r.end(v, ec, ec);
+};
+
+// Takes what `reader` wants from the input buffer, receiving more until it
+// can, the time limit passes, or the stream ends. Before it waits, it sends
+// what writes kept back (coalesce_writes).
+template <error_style Style, class Stream, reader Reader>
+asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_connection<Stream>& conn, duration timeout,
+                                                                        Reader reader, const char* what)
+{
+    using access = connection_access;
+    auto& input = access::input(conn);
+    const std::size_t max_line = conn.options().max_line_length;
+    std::error_code ec;
+    typename Reader::value_type value{};
+    bool done = reader.take(input, value, ec);
+
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
+
+    // Bytes kept by writes go out before the wait or the bad news. While
+    // another coroutine's send is in progress, that one sends them (a read waits).
+    if (!done && !ec && access::take_unreported_send_failure(conn))
+        ec = access::write_failed(conn);
+    if ((!done || ec) && !access::output(conn).empty() && !access::writing(conn) && !access::write_failed(conn)
+        && !cancelled()) {
+        std::error_code write_ec;
+        {
+            output_send send(conn, write_ec);
+            co_await send.start(conn.options().write_timeout, parent.slot());
+        }
+        if (write_ec && !ec)
+            ec = write_ec;
+    }
+
+    if (!done && !ec && input.at_end()) {
+        reader.end(value, {}, ec);
+    } else if (!done && !ec) {
+        auto& deadline = access::read_deadline(conn);
+        deadline.start(timeout);
+        access::reading(conn) = true;
+        // However this ends (Asio may throw for a cancelled coroutine), the read is over.
+        struct read_over {
+            basic_connection<Stream>& conn;
+            ~read_over()
+            {
+                connection_access::reading(conn) = false;
+                connection_access::take_stop_cancel(conn);
+                connection_access::read_deadline(conn).stop();
+            }
+        } over{conn};
+        bool waited = false;
+        bool stopped = false;
+        while (!deadline.expired()) {
+            if (cancelled()) {
+                ec = asio::error::operation_aborted;
+                break;
+            }
+            // After stop_reading(), what has arrived is still read, and a line
+            // (or block) that has begun is awaited; nothing else.
+            if (conn.reading_stopped() && input.unread().empty() && !bytes_waiting(access::stream(conn))) {
+                stopped = true;
+                break;
+            }
+            std::size_t n = 0;
+            bool waiting_first = false;
+            if constexpr (can_wait_for_input<Stream>) {
+                if (input.capacity() == 0 && !waited) {
+                    // Nothing received yet: an idle connection costs no input buffer.
+                    waited = waiting_first = true;
+                    co_await access::stream(conn).async_wait(
+                        asio::socket_base::wait_read,
+                        asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                     asio::redirect_error(asio::use_awaitable, ec)));
+                }
+            }
+            if (!waiting_first) {
+                const std::span<char> space = input.prepare(max_line, reader.block);
+                n = co_await access::stream(conn).async_read_some(
+                    asio::buffer(space.data(), space.size()),
+                    asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                 asio::redirect_error(asio::use_awaitable, ec)));
+                input.commit(n);
+            }
+            if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired()) {
+                ec.clear();
+                continue;
+            }
+            if (ec)
+                break;
+            if (n == 0)
+                continue; // input has arrived (or waiting was cancelled): now read it
+            if ((done = reader.take(input, value, ec)))
+                break;
+        }
+        const bool expired = deadline.stop();
+        if (expired && !done && (!ec || ec == asio::error::operation_aborted))
+            ec = error::timeout;
+        else if (ec == asio::error::eof) {
+            ec.clear();
+            reader.end(value, input.finish(), ec);
+        } else if (stopped) {
+            reader.end(value, {}, ec);
+        }
+    }
+
+    co_return complete<Style>(ec, ec ? typename Reader::value_type{} : std::move(value), what);
+}
+
+} // namespace coline::detail
+
+COLINE_SILENCE_FRAME_WARNINGS_END

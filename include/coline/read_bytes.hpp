@@ -1,0 +1,123 @@
+// read_exactly and read_some: byte-counted payloads after a line (memcached
+// data blocks, RESP bulk strings, HTTP bodies), taken as they are.
+#pragma once
+
+#include <coline/connection.hpp>
+#include <coline/detail/receive.hpp>
+#include <coline/error.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+COLINE_SILENCE_FRAME_WARNINGS_BEGIN
+
+namespace coline {
+namespace detail {
+
+struct exact_reader {
+    using value_type = std::string_view;
+    std::size_t block;
+    std::size_t limit;
+    bool take(line_buffer& input, value_type& bytes, std::error_code& ec)
+    {
+        if (block > limit) {
+            ec = error::block_too_large;
+            return true;
+        }
+        auto taken = input.take(block);
+        if (taken)
+            bytes = *taken;
+        return taken.has_value();
+    }
+    void end(value_type&, std::error_code, std::error_code& ec) { ec = error::partial_block; }
+};
+
+struct some_reader {
+    using value_type = std::string_view;
+    std::size_t most;
+    std::size_t block = 0;
+    bool take(line_buffer& input, value_type& bytes, std::error_code&)
+    {
+        bytes = input.take_some(most);
+        return !bytes.empty() || most == 0;
+    }
+    void end(value_type&, std::error_code finished, std::error_code& ec) { ec = finished; }
+};
+
+} // namespace detail
+
+/// Awaits exactly `n` bytes, as they are, whatever they contain ("\n" and
+/// NUL included): the payload a line announced.
+///
+///     auto header = co_await coline::read_line(conn);          // "set k 0 0 5"
+///     auto value = co_await coline::read_exactly(conn, 5 + 2); // "hello\r\n"
+///
+/// Lifetime: the view points into the connection's buffer and stays valid
+/// until the next read on that connection. Copy it to keep it longer.
+///
+/// Memory: `n` may be at most `conn.options().max_block_size`; the input
+/// buffer grows to `n` when it is smaller. Check an announced length against
+/// your protocol's own limit first; for larger payloads use `read_some`.
+///
+/// Time limit: `conn.options().read_timeout`, or `timeout`, for the whole block.
+///
+/// Errors (thrown as `std::system_error`, or returned with `coline::as_tuple`,
+/// the view then being empty):
+/// - `error::block_too_large`: `n` is over `max_block_size`; nothing was read.
+/// - `error::partial_block`: the peer closed before all `n` bytes arrived
+///   (also when none did); those that did are in `conn.buffered()`.
+/// - `error::timeout`: the bytes did not all arrive in time; those that did stay buffered.
+/// - Asio's errors from the stream, as for `read_line`.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::string_view>> read_exactly(basic_connection<Stream>& conn, std::size_t n,
+                                                              Style = Style{})
+{
+    return detail::receive_op<Style>(conn, conn.options().read_timeout,
+                                     detail::exact_reader{n, conn.options().max_block_size}, "coline::read_exactly");
+}
+
+/// `read_exactly` with a time limit of its own for this call.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::string_view>> read_exactly(basic_connection<Stream>& conn, std::size_t n,
+                                                              duration timeout, Style = Style{})
+{
+    return detail::receive_op<Style>(conn, timeout, detail::exact_reader{n, conn.options().max_block_size},
+                                     "coline::read_exactly");
+}
+
+/// Awaits between 1 and `most` bytes, as they are: the bytes buffered
+/// already, or those of the next receive. Reads a payload of any size in
+/// pieces, with memory bounded by the input buffer, not by the payload:
+///
+///     for (std::size_t left = length; left > 0;) {
+///         auto piece = co_await coline::read_some(conn, left);
+///         if (piece.empty())
+///             break; // the peer ended the stream first
+///         file.write(piece.data(), piece.size());
+///         left -= piece.size();
+///     }
+///
+/// Returns an empty view when the peer ended the stream (or `most` is 0).
+/// Lifetime and time limit as for `read_exactly`; errors as for
+/// `read_line`, less the line's own.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::string_view>> read_some(basic_connection<Stream>& conn, std::size_t most,
+                                                           Style = Style{})
+{
+    return detail::receive_op<Style>(conn, conn.options().read_timeout, detail::some_reader{most},
+                                     "coline::read_some");
+}
+
+/// `read_some` with a time limit of its own for this call.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::string_view>> read_some(basic_connection<Stream>& conn, std::size_t most,
+                                                           duration timeout, Style = Style{})
+{
+    return detail::receive_op<Style>(conn, timeout, detail::some_reader{most}, "coline::read_some");
+}
+
+} // namespace coline
+
+COLINE_SILENCE_FRAME_WARNINGS_END
