@@ -2,7 +2,8 @@
 # Installs the Debian packages coline's build, tests and demo need, if any is missing.
 #   scripts/setup.sh [extra-package...]
 set -euo pipefail
-packages=(g++ cmake ninja-build meson pkg-config libasio-dev doctest-dev libfmt-dev netcat-openbsd php-cli libssl-dev openssl "$@")
+packages=(g++ cmake ninja-build meson pkg-config libasio-dev doctest-dev libfmt-dev netcat-openbsd php-cli libssl-dev openssl
+          memcached libmemcached-tools python3-pymemcache redis-server redis-tools "$@")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,8 @@
 #include <coline/error.hpp>
 
 #include <cstddef>
+#include <cstring>
+#include <span>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -45,6 +47,62 @@ struct some_reader {
     }
     void end(value_type&, std::error_code finished, std::error_code& ec) { ec = finished; }
 };
+
+// read_exactly into the caller's buffer: what is buffered first, then
+// straight from the stream, with no copy through the input buffer.
+template <error_style Style, class Stream>
+asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream>& conn, std::span<char> into,
+                                                         duration timeout)
+{
+    using access = connection_access;
+    auto& input = access::input(conn);
+    const std::string_view buffered = input.take_some(into.size());
+    if (!buffered.empty())
+        std::memcpy(into.data(), buffered.data(), buffered.size());
+    std::size_t filled = buffered.size();
+    std::error_code ec;
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    if (filled < into.size()) {
+        co_await send_kept(conn, parent, ec);
+        if (!ec && input.at_end())
+            ec = error::partial_block;
+    }
+    if (filled < into.size() && !ec) {
+        auto& deadline = access::read_deadline(conn);
+        deadline.start(timeout);
+        access::reading(conn) = true;
+        struct read_over {
+            basic_connection<Stream>& conn;
+            ~read_over()
+            {
+                connection_access::reading(conn) = false;
+                connection_access::take_stop_cancel(conn);
+                connection_access::read_deadline(conn).stop();
+            }
+        } over{conn};
+        while (filled < into.size() && !ec) {
+            if (parent.cancelled() != asio::cancellation_type::none) {
+                ec = asio::error::operation_aborted;
+                break;
+            }
+            filled += co_await asio::async_read(
+                access::stream(conn), asio::buffer(into.data() + filled, into.size() - filled),
+                asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                             asio::redirect_error(asio::use_awaitable, ec)));
+            // stop_reading() ends a read with nothing begun; a block begun is awaited.
+            if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired())
+                ec = filled > 0 ? std::error_code{} : make_error_code(error::partial_block);
+        }
+        const bool expired = deadline.stop();
+        if (expired && filled < into.size() && (!ec || ec == asio::error::operation_aborted))
+            ec = error::timeout;
+        else if (ec == asio::error::eof) {
+            input.finish();
+            ec = error::partial_block;
+        }
+    }
+    co_return complete<Style>(ec, filled, "coline::read_exactly");
+}
 
 } // namespace detail
 
@@ -85,6 +143,33 @@ asio::awaitable<result<Style, std::string_view>> read_exactly(basic_connection<S
 {
     return detail::receive_op<Style>(conn, timeout, detail::exact_reader{n, conn.options().max_block_size},
                                      "coline::read_exactly");
+}
+
+/// Awaits exactly `into.size()` bytes, as they are, into the caller's buffer:
+/// those already buffered are copied, the rest is received straight into it.
+/// For payloads of any size, once their length is checked against your
+/// protocol's limit (the item's own storage, a file's buffer):
+///
+///     std::string value(length, '\0');
+///     co_await coline::read_exactly(conn, std::span<char>(value));
+///
+/// Returns how many bytes it put there: all of them, unless there is an
+/// error (with `coline::as_tuple`, the count comes with it). Time limit as
+/// for `read_exactly(conn, n)`; errors as there, less `error::block_too_large`.
+/// After `conn.stop_reading()`, a block that has begun is awaited.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::size_t>> read_exactly(basic_connection<Stream>& conn, std::span<char> into,
+                                                         Style = Style{})
+{
+    return detail::read_into_op<Style>(conn, into, conn.options().read_timeout);
+}
+
+/// `read_exactly` into the caller's buffer with a time limit of its own for this call.
+template <class Stream, error_style Style = throw_on_error_t>
+asio::awaitable<result<Style, std::size_t>> read_exactly(basic_connection<Stream>& conn, std::span<char> into,
+                                                         duration timeout, Style = Style{})
+{
+    return detail::read_into_op<Style>(conn, into, timeout);
 }
 
 /// Awaits between 1 and `most` bytes, as they are: the bytes buffered

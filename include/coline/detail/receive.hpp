@@ -37,6 +37,27 @@ bool bytes_waiting(Stream& stream)
         return false;
 }
 
+// Before a read waits or reports bad news: the bytes kept by writes go out
+// (while another coroutine's send is in progress, that one sends them), and
+// a send that failed at the end of a turn is reported, unless `ec` is set.
+template <class Stream>
+asio::awaitable<void> send_kept(basic_connection<Stream>& conn, asio::cancellation_state& parent, std::error_code& ec)
+{
+    using access = connection_access;
+    if (!ec && access::take_unreported_send_failure(conn))
+        ec = access::write_failed(conn);
+    if (access::output(conn).empty() || access::writing(conn) || access::write_failed(conn)
+        || parent.cancelled() != asio::cancellation_type::none)
+        co_return;
+    std::error_code write_ec;
+    {
+        output_send send(conn, write_ec);
+        co_await send.start(conn.options().write_timeout, parent.slot());
+    }
+    if (write_ec && !ec)
+        ec = write_ec;
+}
+
 // What one kind of read takes from the input buffer. A Reader has:
 //   using value_type = ...;
 //   std::size_t block;                   // room the input buffer needs (0: any)
@@ -67,20 +88,8 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
 
-    // Bytes kept by writes go out before the wait or the bad news. While
-    // another coroutine's send is in progress, that one sends them (a read waits).
-    if (!done && !ec && access::take_unreported_send_failure(conn))
-        ec = access::write_failed(conn);
-    if ((!done || ec) && !access::output(conn).empty() && !access::writing(conn) && !access::write_failed(conn)
-        && !cancelled()) {
-        std::error_code write_ec;
-        {
-            output_send send(conn, write_ec);
-            co_await send.start(conn.options().write_timeout, parent.slot());
-        }
-        if (write_ec && !ec)
-            ec = write_ec;
-    }
+    if (!done || ec)
+        co_await send_kept(conn, parent, ec);
 
     if (!done && !ec && input.at_end()) {
         reader.end(value, {}, ec);
