@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the echo, chat and key-value examples the way a user would, with nc as
+# Runs the echo and chat examples the way a user would, with nc as
 # the client, over loopback on ports the kernel picks.
-#   apps_test.sh ECHO CHAT KV_SERVER KV_CLIENT
+#   apps_test.sh ECHO CHAT
 set -uo pipefail
-echo_server=$1 chat=$2 kv_server=$3 kv_client=$4
+echo_server=$1 chat=$2
 source "$(dirname "$0")/script_support.sh"
 requires nc head tr seq
 
@@ -22,87 +22,7 @@ printf 'hello\nsecond line\r\n\n%s\n' "$long" | within 10 nc -N 127.0.0.1 "$port
 check "echo sends every line back" same <(printf 'hello\nsecond line\n\n%s\n' "$long") "$work/echo.nc"
 check "echo exits 0 on SIGTERM" stops_on_sigterm "$pid"
 
-# 2. The key-value server, with nc.
-start kv "$kv_server" 127.0.0.1 0 || exit 1
-key251=$(head -c 251 /dev/zero | tr '\0' k)
-value4097=$(head -c 4097 /dev/zero | tr '\0' v)
-line9000=$(head -c 9000 /dev/zero | tr '\0' l)
-within 10 nc -N 127.0.0.1 "$port" >"$work/kv.nc" <<EOF
-SET greeting hello world
-GET greeting
-SET greeting hi
-GET greeting
-DEL greeting
-DEL greeting
-GET greeting
-GET nothing
-FLY away
-
-SET lonely
-GET two keys
-DEL
-SET $key251 x
-SET k $value4097
-$line9000
-SET after the long line
-GET after
-EOF
-cat >"$work/kv.expected" <<EOF
-OK
-VALUE hello world
-OK
-VALUE hi
-DELETED
-NOT_FOUND
-NOT_FOUND
-NOT_FOUND
-ERR unknown command (SET, GET or DEL)
-ERR unknown command (SET, GET or DEL)
-ERR usage: SET key value
-ERR usage: GET key
-ERR usage: DEL key
-ERR key longer than 250 bytes
-ERR value longer than 4096 bytes
-ERR line too long
-OK
-VALUE the long line
-EOF
-check "kv answers SET, GET, DEL and errors" same "$work/kv.expected" "$work/kv.nc"
-
-# 3. The key-value client against the server.
-printf 'SET colour blue\nGET colour\nDEL colour\nGET colour\nHELLO\n' |
-    within 20 "$kv_client" 127.0.0.1 "$port" >"$work/kv_client.out" 2>"$work/kv_client.err"
-check "kv_client exits 0 at the end of its input" test $? -eq 0
-check "kv_client prints each reply" \
-    same <(printf 'OK\nVALUE blue\nDELETED\nNOT_FOUND\nERR unknown command (SET, GET or DEL)\n') "$work/kv_client.out"
-
-# 4. A full store still changes and deletes keys.
-seq 10001 | sed 's/.*/SET key& value/' | within 30 nc -N 127.0.0.1 "$port" >"$work/kv_full.nc"
-check "kv takes 10000 keys" test "$(grep -cx OK "$work/kv_full.nc")" = 9999 # "after" is already in
-check "kv refuses a key over 10000" test "$(tail -n 2 "$work/kv_full.nc")" = $'ERR store full (10000 keys)\nERR store full (10000 keys)'
-printf 'SET key1 changed\nDEL key2\nSET newkey v\n' | within 10 nc -N 127.0.0.1 "$port" >"$work/kv_full2.nc"
-check "a full kv still changes and deletes keys, and then takes a new one" \
-    same <(printf 'OK\nDELETED\nOK\n') "$work/kv_full2.nc"
-
-# 5. The key-value client when the server goes away, and when there is none.
-mkfifo "$work/kv_client.in"
-"$kv_client" 127.0.0.1 "$port" <"$work/kv_client.in" >"$work/kv_lost.out" 2>"$work/kv_lost.err" &
-client_pid=$!
-exec 8>"$work/kv_client.in"
-send 8 "GET a"
-check "kv_client gets its reply" wait_for_text "$work/kv_lost.out" "NOT_FOUND"
-check "kv exits 0 on SIGTERM with a client connected" stops_on_sigterm "$pid"
-send 8 "GET a"
-wait_exit "$client_pid"
-exec 8>&-
-check "kv_client exits 1 when the server is gone" test "$status" = 1
-check "kv_client says so" grep -q "^kv_client: " "$work/kv_lost.err"
-
-within 20 "$kv_client" 127.0.0.1 "$port" </dev/null >/dev/null 2>"$work/kv_refused.err"
-check "kv_client exits 1 when it cannot connect" test $? -eq 1
-check "kv_client says it cannot connect" grep -q "^kv_client: cannot connect to 127.0.0.1:$port: " "$work/kv_refused.err"
-
-# 6. chat: three clients, nicks, notices.
+# 2. chat: three clients, nicks, notices.
 start chat "$chat" 127.0.0.1 0 || exit 1
 exec 4> >(nc -N 127.0.0.1 "$port" >"$work/alice.out")
 also_kill+=($!)
@@ -134,7 +54,7 @@ check "the others see a leave" wait_for_text "$work/alice.out" "* carol left"
 check "so does bob" wait_for_text "$work/bob.out" "* carol left"
 check "a client does not get its own lines back" not grep -q "^alice: " "$work/alice.out"
 
-# 7. chat: a client that never reads is dropped once the lines for it fill its
+# 3. chat: a client that never reads is dropped once the lines for it fill its
 # socket's buffers and its outbox; alice, who reads, gets every line meanwhile.
 exec 7<>"/dev/tcp/127.0.0.1/$port"
 wait_for_text "$work/alice.out" "* guest4 joined"

@@ -104,9 +104,10 @@ asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_
 /// Awaits the next piece of a line of any length, for lines that are too long
 /// to buffer whole and can be handled as they arrive (memcached's
 /// `get k1 k2 … k50000`): the rest of the current line when its end has
-/// arrived (`ends_line` true, terminator stripped), otherwise the part of it
-/// received so far, at least one byte and at most the input buffer's size
-/// (`max_line_length` + 2). A piece may end anywhere, mid-word included.
+/// arrived (`ends_line` true, terminator stripped; empty when only the
+/// terminator was left), otherwise the part of it received so far, at least
+/// one byte and at most the input buffer's size (`max_line_length` + 2). A
+/// piece may end anywhere, mid-word included.
 /// Returns an empty optional when the peer ended the stream cleanly between lines.
 ///
 ///     std::string key;
