@@ -31,6 +31,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <optional>
 #include <chrono>
 #include <span>
 #include <string>
@@ -69,8 +70,13 @@ asio::awaitable<void> session(coline::connection& conn)
     resp::reply reply;
     for (;;) {
         resp::status status;
+        // Pipelined requests are mostly in the buffer already: take them
+        // without a co_await (try_read_...), and await only what has not come.
         if (parser.wants_line()) {
-            auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+            std::optional<std::string_view> line = coline::try_read_line(conn);
+            std::error_code ec;
+            if (!line)
+                std::tie(ec, line) = co_await coline::read_line(conn, coline::as_tuple);
             if (ec == coline::error::line_too_long)
                 status = parser.on_line_too_long();
             else if (!line)
@@ -83,9 +89,11 @@ asio::awaitable<void> session(coline::connection& conn)
             std::error_code ec;
             if (space.size() <= conn.options().max_block_size) {
                 // Through the input buffer: the receive that brings it also brings the requests after it.
-                std::string_view bytes;
-                std::tie(ec, bytes) = co_await coline::read_exactly(conn, space.size(), coline::as_tuple);
-                std::ranges::copy(bytes, space.begin());
+                std::optional<std::string_view> bytes = coline::try_read_exactly(conn, space.size());
+                if (!bytes)
+                    std::tie(ec, bytes) = co_await coline::read_exactly(conn, space.size(), coline::as_tuple);
+                if (!ec)
+                    std::ranges::copy(*bytes, space.begin());
             } else {
                 // Straight into the argument, with no copy through a buffer of that size.
                 std::tie(ec, std::ignore) = co_await coline::read_exactly(conn, space, coline::as_tuple);

@@ -379,3 +379,45 @@ TEST_CASE("a connection destroyed or moved with bytes kept is left alone by the 
         CHECK(read_lines_from(peer, 1) == "moved\n");
     }
 }
+
+TEST_CASE("try_read_line and try_read_exactly take what is buffered, and leave the rest to the awaiting reads")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPIN", "G\r\n"});
+    conn.options().max_block_size = 4;
+    CHECK_FALSE(coline::try_read_line(conn)); // nothing received yet: no I/O either
+    CHECK(conn.stream().reads() == 0);
+    CHECK(run(io, coline::read_line(conn)) == "*2");
+    CHECK(coline::try_read_line(conn) == "$3");
+    CHECK(coline::try_read_exactly(conn, 5) == std::nullopt); // over max_block_size: read_exactly reports it
+    CHECK(coline::try_read_exactly(conn, 3) == "GET");
+    CHECK(coline::try_read_exactly(conn, 2) == "\r\n");
+    CHECK(coline::try_read_line(conn) == "$1");
+    CHECK(coline::try_read_exactly(conn, 3) == "k\r\n");
+    CHECK_FALSE(coline::try_read_line(conn)); // "PIN": not a whole line
+    CHECK_FALSE(coline::try_read_exactly(conn, 4));
+    CHECK(conn.buffered() == "PIN");
+    const auto reads = conn.stream().reads();
+    CHECK(run(io, coline::read_line(conn)) == "PING");
+    CHECK(conn.stream().reads() == reads + 1);
+}
+
+TEST_CASE("try_read_line leaves a line over the limit in place for read_line to report")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"toolong\r\nok\n"});
+    conn.options().max_line_length = 6;
+    CHECK_FALSE(coline::try_read_line(conn)); // nothing buffered yet
+    auto first = run(io, coline::read_line(conn, coline::as_tuple));
+    CHECK(std::get<0>(first) == error::line_too_long);
+    CHECK(coline::try_read_line(conn) == "ok");
+
+    auto again = scripted(io, {"x\ntoolong\nok\n"});
+    again.options().max_line_length = 6;
+    CHECK(run(io, coline::read_line(again)) == "x");
+    CHECK_FALSE(coline::try_read_line(again)); // "toolong" is whole but over the limit
+    CHECK(again.buffered() == "toolong\nok\n");
+    auto [ec, line] = run(io, coline::read_line(again, coline::as_tuple));
+    CHECK(ec == error::line_too_long);
+    CHECK(coline::try_read_line(again) == "ok");
+}

@@ -1,5 +1,6 @@
 // read_exactly and read_some: byte-counted payloads after a line (memcached
-// data blocks, RESP bulk strings, HTTP bodies), taken as they are.
+// data blocks, RESP bulk strings, HTTP bodies), taken as they are;
+// try_read_exactly: those already buffered, without awaiting.
 #pragma once
 
 #include <coline/connection.hpp>
@@ -143,6 +144,18 @@ asio::awaitable<result<Style, std::string_view>> read_exactly(basic_connection<S
 {
     return detail::receive_op<Style>(conn, timeout, detail::exact_reader{n, conn.options().max_block_size},
                                      "coline::read_exactly");
+}
+
+/// The next `n` bytes if they have arrived already, without awaiting (the
+/// fast path, as `try_read_line`). Returns an empty optional when fewer are
+/// buffered or `n` is over `max_block_size`; `read_exactly` then waits or
+/// reports the error. Lifetime as for `read_exactly`.
+template <class Stream>
+std::optional<std::string_view> try_read_exactly(basic_connection<Stream>& conn, std::size_t n)
+{
+    if (n > conn.options().max_block_size)
+        return std::nullopt;
+    return detail::connection_access::input(conn).take(n);
 }
 
 /// Awaits exactly `into.size()` bytes, as they are, into the caller's buffer:

@@ -1,4 +1,5 @@
-// read_line: the next line from a connection; read_line_part: a line of any length, in pieces.
+// read_line: the next line from a connection (try_read_line: one already
+// buffered, without awaiting); read_line_part: a line of any length, in pieces.
 #pragma once
 
 #include <coline/connection.hpp>
@@ -99,6 +100,22 @@ asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_
 {
     return detail::receive_op<Style>(conn, timeout, detail::line_reader{conn.options().max_line_length},
                                      "coline::read_line");
+}
+
+/// The next line if it has arrived whole already, without awaiting: the
+/// fast path for a server that works through pipelined requests, where
+/// most lines are in the buffer and a `co_await` per line is most of the
+/// cost. Returns an empty optional when no whole line is buffered, or when
+/// the next one breaks `max_line_length`; `read_line` then waits for it or
+/// reports the error. Lifetime as for `read_line`.
+///
+///     auto line = coline::try_read_line(conn);
+///     if (!line)
+///         line = co_await coline::read_line(conn);
+template <class Stream>
+std::optional<std::string_view> try_read_line(basic_connection<Stream>& conn)
+{
+    return detail::connection_access::input(conn).next_line_if_whole(conn.options().max_line_length);
 }
 
 /// Awaits the next piece of a line of any length, for lines that are too long

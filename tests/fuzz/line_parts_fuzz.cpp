@@ -50,7 +50,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
         const std::string_view pending = data.substr(pos, fed - pos);
         const std::size_t newline = pending.find('\n');
         bool progressed = false;
-        switch (in_line ? 2 : next(4)) {
+        switch (in_line ? 2 : next(5)) {
+        case 4: { // next_line_if_whole: a whole line within a small limit, or nothing at all
+            const std::size_t limit = next(60);
+            auto line = buffer.next_line_if_whole(limit);
+            const bool whole = newline != std::string_view::npos && model_line(data, pos, pos + newline).size() <= limit;
+            require(line.has_value() == whole);
+            if (line) {
+                require(*line == model_line(data, pos, pos + newline));
+                pos += newline + 1;
+            }
+            progressed = line.has_value();
+            break;
+        }
         case 0: { // take(n)
             const std::size_t n = next(3) == 0 ? next(9000) : next(40);
             auto taken = buffer.take(n);

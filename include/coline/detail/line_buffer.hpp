@@ -74,6 +74,24 @@ public:
         return line;
     }
 
+    /// The next line if it is complete and within `max_line`; otherwise
+    /// nullopt and nothing changes (next_line then reports what is wrong).
+    std::optional<std::string_view> next_line_if_whole(std::size_t max_line)
+    {
+        if (discarding_)
+            return std::nullopt;
+        const char* newline = find_newline(std::max(scan_, begin_));
+        if (newline == nullptr) {
+            scan_ = end_; // searched: the next search starts after these bytes
+            return std::nullopt;
+        }
+        const std::size_t at = static_cast<std::size_t>(newline - data_.get());
+        const std::size_t length = at - begin_ - (at > begin_ && data_[at - 1] == '\r' ? 1 : 0);
+        if (length > std::min(max_line, largest_limit))
+            return std::nullopt;
+        return take_line_to(newline);
+    }
+
     /// The next piece of the current line, however long the line: the rest of
     /// it when its end has arrived (`complete` true, terminator stripped),
     /// otherwise every byte received of it (`complete` false; a last "\r" is
