@@ -141,11 +141,12 @@ def main():
     args = parser.parse_args()
 
     examples = os.path.join(args.build, "examples")
+    # Both memcached servers get 1 GiB, so that neither evicts what memcslap reads back.
     families = {
         "memcached": {
             "reference": ["memcached", "-u", "root", "-U", "0", "-l", "127.0.0.1", "-p", "{port}", "-t", "1",
                           "-m", "1024", "-I", "2m"],
-            "coline": [os.path.join(examples, "memcache_server"), "127.0.0.1", "{port}"],
+            "coline": [os.path.join(examples, "memcache_server"), "127.0.0.1", "{port}", "-m", "1024"],
         },
         "redis": {
             "reference": ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", "",
@@ -180,6 +181,7 @@ def main():
                         server.stop()
                 print(f"round {round_ + 1}/{args.rounds}: {family} done", file=sys.stderr)
 
+    print(f"Medians of {args.rounds} rounds (the range in brackets).\n")
     print(f"| load | reference | coline | coline ÷ reference |")
     print("|---|---|---|---|")
     loads = sorted({load for load, _ in results}, key=lambda l: (not l.startswith("memcslap"), l))
@@ -188,7 +190,9 @@ def main():
         col = statistics.median(results[(load, "coline")])
         # Above 1 means coline does better: a rate divided, or a time inverted.
         ratio = ref / col if load.endswith("(ms)") else col / ref
-        print(f"| {load} | {ref:,.3g} | {col:,.3g} | {ratio:.2f}× |")
+        spread = lambda values: f"{min(values):,.{2 if load.endswith('(ms)') else 0}f}–{max(values):,.{2 if load.endswith('(ms)') else 0}f}"
+        print(f"| {load} | {ref:,.{2 if load.endswith('(ms)') else 0}f} ({spread(results[(load, 'reference')])}) "
+              f"| {col:,.{2 if load.endswith('(ms)') else 0}f} ({spread(results[(load, 'coline')])}) | {ratio:.2f}× |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({f"{load} / {who}": values for (load, who), values in results.items()}, f, indent=1)
