@@ -116,10 +116,12 @@ asio::awaitable<void> session(coline::connection& conn)
             }
             // Kept, to leave with the other replies of its batch: the server
             // coalesces writes, so pipelined commands (redis-benchmark -P 16) share a send.
-            if (reply.values.empty())
-                co_await coline::write(conn, reply.text);
-            else
+            if (reply.values.empty()) {
+                if (!coline::try_write(conn, reply.text)) // kept without a co_await, when it can be
+                    co_await coline::write(conn, reply.text);
+            } else {
                 co_await send_with_values(conn, reply);
+            }
             if (reply.close)
                 co_return; // QUIT
         }

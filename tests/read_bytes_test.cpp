@@ -421,3 +421,38 @@ TEST_CASE("try_read_line leaves a line over the limit in place for read_line to 
     CHECK(ec == error::line_too_long);
     CHECK(coline::try_read_line(again) == "ok");
 }
+
+TEST_CASE("try_write keeps bytes without a co_await where write would keep them, and refuses otherwise"
+          * doctest::timeout(20))
+{
+    asio::io_context io;
+    SUBCASE("kept, and sent by the next read")
+    {
+        auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection);
+        CHECK(coline::try_write(conn, "+OK\r\n"));
+        CHECK(coline::try_write(conn, ":{}\r\n", 42));
+        CHECK(internals::output(conn) == "+OK\r\n:42\r\n");
+        CHECK_FALSE(coline::try_write(conn, std::string(64 * 1024, 'x'))); // past the 64 KiB kept
+        CHECK(internals::output(conn) == "+OK\r\n:42\r\n");
+        auto [ec, line] = run(io, coline::read_line(conn, 100ms, coline::as_tuple));
+        CHECK(ec == error::timeout);
+        CHECK(read_lines_from(peer, 2) == "+OK\r\n:42\r\n");
+    }
+    SUBCASE("refused without coalesce_writes: nothing is kept")
+    {
+        auto [conn, peer] = make_tcp_pair(io);
+        CHECK_FALSE(coline::try_write(conn, "+OK\r\n"));
+        CHECK(internals::output(conn).empty());
+    }
+    SUBCASE("refused after a failed send")
+    {
+        auto conn = scripted(io, {"a\nb\n"}, coline::server_options{}.connection);
+        conn.stream().fail_writes_with(asio::error::broken_pipe);
+        CHECK(run(io, coline::read_line(conn)) == "a");
+        CHECK(coline::try_write(conn, "kept\n")); // "b" waits: kept
+        CHECK(run(io, coline::read_line(conn)) == "b");
+        auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple)); // the send fails
+        CHECK(ec == asio::error::broken_pipe);
+        CHECK_FALSE(coline::try_write(conn, "more\n"));
+    }
+}

@@ -175,6 +175,30 @@ asio::awaitable<result<Style, void>> write(basic_connection<Stream>& conn, Style
     return detail::write_text<Style>(conn, text, std::forward<Args>(args)...);
 }
 
+/// Keeps `text` (formatted with `args` when there are any) in the output
+/// buffer without awaiting, when `write` would only keep it: under
+/// `coalesce_writes`, while it fits in the 64 KiB kept and no send or wait
+/// stands in the way. Returns false, having kept nothing, otherwise: then
+/// `co_await write(...)`. The fast path for the replies to pipelined
+/// requests, as `try_read_line` is for the requests:
+///
+///     if (!coline::try_write(conn, reply))
+///         co_await coline::write(conn, reply);
+template <class Stream, class... Args>
+bool try_write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+{
+    using access = detail::connection_access;
+    if (access::writing(conn) || access::write_failed(conn) || !access::may_keep_output(conn))
+        return false;
+    if constexpr (sizeof...(Args) == 0) {
+        if (access::output(conn).size() + text.size() > access::most_kept)
+            return false;
+    }
+    detail::append_text(conn, text, std::forward<Args>(args)...);
+    access::send_at_turn_end(conn);
+    return true;
+}
+
 /// Awaits sending every byte that `write_line` and `write` kept in the output buffer
 /// (see `connection_options::coalesce_writes`). Call it before closing a
 /// connection that stopped reading early. Time limit:
