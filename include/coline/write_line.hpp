@@ -158,7 +158,11 @@ asio::awaitable<result<Style, void>> write_line(basic_connection<Stream>& conn, 
 /// Memory: a text that would take the output buffer past 64 KiB is sent
 /// from where it is, together with what the buffer holds, without a copy;
 /// it must then stay valid until the `co_await` completes (as the buffers
-/// of `asio::async_write` must). Smaller texts are copied at the call.
+/// of `asio::async_write` must). Smaller texts are copied at the call. In a
+/// server whose other sessions may replace the value meanwhile (a shared
+/// store), hold it across the `co_await` (a `shared_ptr` to it, as
+/// `examples/memcache_server.cpp` does): the kernel, not your code, would
+/// read the freed bytes, and no sanitizer sees that.
 ///
 /// Time limit and errors as for `write_line`, less `error::newline_in_line`.
 template <class Stream, class... Args>
