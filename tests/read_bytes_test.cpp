@@ -156,6 +156,19 @@ TEST_CASE("read_exactly into a caller's buffer: the buffered bytes, then the res
     writer.join();
 }
 
+TEST_CASE("read_exactly into a caller's buffer receives a short rest through the input buffer, with what follows")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {"PUT 5\nab", "cde\r\nNEXT\n"});
+    CHECK(run(io, coline::read_line(conn)) == "PUT 5");
+    std::string into(5, '.');
+    CHECK(run(io, coline::read_exactly(conn, std::span<char>(into))) == 5);
+    CHECK(into == "abcde");
+    CHECK(conn.stream().reads() == 2);            // one receive brought the rest and the next line
+    CHECK(coline::try_read_exactly(conn, 2) == "\r\n");
+    CHECK(coline::try_read_line(conn) == "NEXT"); // already here: no receive of its own
+}
+
 TEST_CASE("read_exactly into a caller's buffer reports how far it got when the stream ends first")
 {
     asio::io_context io;

@@ -86,10 +86,24 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
                 ec = asio::error::operation_aborted;
                 break;
             }
-            filled += co_await asio::async_read(
-                access::stream(conn), asio::buffer(into.data() + filled, into.size() - filled),
-                asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                             asio::redirect_error(asio::use_awaitable, ec)));
+            const std::size_t rest = into.size() - filled;
+            auto token = asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                      asio::redirect_error(asio::use_awaitable, ec));
+            if (rest < line_buffer::min_capacity) {
+                // A short rest goes through the input buffer: the receive that
+                // brings it also brings what follows (the next request), instead
+                // of a receive of its own for the few bytes missing.
+                const std::span<char> space = input.prepare(conn.options().max_line_length);
+                input.commit(co_await access::stream(conn).async_read_some(asio::buffer(space.data(), space.size()),
+                                                                           token));
+                const std::string_view got = input.take_some(rest);
+                if (!got.empty())
+                    std::memcpy(into.data() + filled, got.data(), got.size());
+                filled += got.size();
+            } else {
+                filled += co_await access::stream(conn).async_read_some(asio::buffer(into.data() + filled, rest),
+                                                                        token);
+            }
             // stop_reading() ends a read with nothing begun; a block begun is awaited.
             if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired())
                 ec = filled > 0 ? std::error_code{} : make_error_code(error::partial_block);
