@@ -62,7 +62,7 @@ std::int64_t now()
 // answer, in one send, when the session next reads (coalesce_writes).
 asio::awaitable<void> answer(coline::connection& conn, const memcache::command& cmd, std::string_view text)
 {
-    if (!cmd.noreply)
+    if (!cmd.noreply && !coline::try_write(conn, "{}\r\n", text)) // kept without a co_await, when it can be
         co_await coline::write_line(conn, text);
 }
 
@@ -146,7 +146,10 @@ asio::awaitable<void> store_item(coline::connection& conn, const memcache::comma
     // Straight into the item's own storage, past the connection's buffer.
     auto value = std::make_shared<std::string>(cmd.bytes, '\0');
     co_await coline::read_exactly(conn, std::span<char>(*value));
-    if (co_await coline::read_exactly(conn, 2) != "\r\n") {
+    auto end = coline::try_read_exactly(conn, 2); // mostly here already: no co_await
+    if (!end)
+        end = co_await coline::read_exactly(conn, 2);
+    if (*end != "\r\n") {
         // As memcached: the block was the announced length plus two bytes,
         // read as such; the bytes after them are the next command line.
         co_await answer(conn, cmd, memcache::reply::bad_chunk);
@@ -260,6 +263,12 @@ asio::awaitable<void> session(coline::connection& conn)
 {
     std::string held; // a command line that arrived in pieces
     for (;;) {
+        // Most command lines are short and whole in the buffer: no co_await for them.
+        if (const auto whole = coline::try_read_line(conn)) {
+            if (!co_await execute(conn, *whole))
+                co_return;
+            continue;
+        }
         auto part = co_await coline::read_line_part(conn);
         if (!part)
             co_return; // the client ended the stream between commands
