@@ -70,17 +70,7 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
     }
     if (filled < into.size() && !ec) {
         auto& deadline = access::read_deadline(conn);
-        deadline.start(timeout);
-        access::reading(conn) = true;
-        struct read_over {
-            basic_connection<Stream>& conn;
-            ~read_over()
-            {
-                connection_access::reading(conn) = false;
-                connection_access::take_stop_cancel(conn);
-                connection_access::read_deadline(conn).stop();
-            }
-        } over{conn};
+        read_in_progress reading(conn, timeout);
         while (filled < into.size() && !ec) {
             if (parent.cancelled() != asio::cancellation_type::none) {
                 ec = asio::error::operation_aborted;

@@ -58,6 +58,30 @@ asio::awaitable<void> send_kept(basic_connection<Stream>& conn, asio::cancellati
         ec = write_ec;
 }
 
+// A read that waits for input: its time limit starts, and stop_reading()
+// can cut it short. However it ends (Asio may throw for a cancelled
+// coroutine), the destructor marks it over.
+template <class Stream>
+class read_in_progress {
+public:
+    read_in_progress(basic_connection<Stream>& conn, duration timeout) : conn_(conn)
+    {
+        connection_access::read_deadline(conn).start(timeout);
+        connection_access::reading(conn) = true;
+    }
+    read_in_progress(const read_in_progress&) = delete;
+    read_in_progress& operator=(const read_in_progress&) = delete;
+    ~read_in_progress()
+    {
+        connection_access::reading(conn_) = false;
+        connection_access::take_stop_cancel(conn_);
+        connection_access::read_deadline(conn_).stop();
+    }
+
+private:
+    basic_connection<Stream>& conn_;
+};
+
 // What one kind of read takes from the input buffer. A Reader has:
 //   using value_type = ...;
 //   std::size_t block;                   // room the input buffer needs (0: any)
@@ -95,18 +119,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
         reader.end(value, {}, ec);
     } else if (!done && !ec) {
         auto& deadline = access::read_deadline(conn);
-        deadline.start(timeout);
-        access::reading(conn) = true;
-        // However this ends (Asio may throw for a cancelled coroutine), the read is over.
-        struct read_over {
-            basic_connection<Stream>& conn;
-            ~read_over()
-            {
-                connection_access::reading(conn) = false;
-                connection_access::take_stop_cancel(conn);
-                connection_access::read_deadline(conn).stop();
-            }
-        } over{conn};
+        read_in_progress reading(conn, timeout);
         bool waited = false;
         bool stopped = false;
         while (!deadline.expired()) {
