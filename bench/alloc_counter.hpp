@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <malloc.h> // glibc declares these noexcept: match it, whoever includes it first
 
 inline std::atomic<std::uint64_t> heap_allocations{0};
 
@@ -18,31 +19,31 @@ void* __libc_realloc(void*, std::size_t);
 void* __libc_memalign(std::size_t, std::size_t);
 void __libc_free(void*);
 
-void* malloc(std::size_t size)
+void* malloc(std::size_t size) noexcept
 {
     heap_allocations.fetch_add(1, std::memory_order_relaxed);
     return __libc_malloc(size);
 }
-void* calloc(std::size_t count, std::size_t size)
+void* calloc(std::size_t count, std::size_t size) noexcept
 {
     heap_allocations.fetch_add(1, std::memory_order_relaxed);
     return __libc_calloc(count, size);
 }
-void* realloc(void* old, std::size_t size)
+void* realloc(void* old, std::size_t size) noexcept
 {
     heap_allocations.fetch_add(1, std::memory_order_relaxed);
     return __libc_realloc(old, size);
 }
-void* memalign(std::size_t alignment, std::size_t size)
+void* memalign(std::size_t alignment, std::size_t size) noexcept
 {
     heap_allocations.fetch_add(1, std::memory_order_relaxed);
     return __libc_memalign(alignment, size);
 }
-void* aligned_alloc(std::size_t alignment, std::size_t size) { return memalign(alignment, size); }
-int posix_memalign(void** out, std::size_t alignment, std::size_t size)
+void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept { return memalign(alignment, size); }
+int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept
 {
     *out = memalign(alignment, size);
     return *out ? 0 : ENOMEM;
 }
-void free(void* p) { __libc_free(p); }
+void free(void* p) noexcept { __libc_free(p); }
 }

@@ -22,11 +22,13 @@ import subprocess
 import sys
 import time
 
-SERVERS = {  # name: program and its arguments after HOST PORT
+SERVERS = {  # name: program and its arguments after HOST PORT ("{port}": it takes a port only)
     "epoll": ["bench/bench_epoll_server"],
     "asio": ["bench/bench_asio_server"],
     "coline-example": ["examples/server", "--quiet"],
     "coline": ["bench/bench_coline_server"],
+    # The README's first server as it is (a bare accept loop; it logs each line, to /dev/null here).
+    "coline-readme": ["examples/readme_server", "{port}"],
 }
 MODES = {
     "pingpong": ["--mode", "pingpong"],
@@ -50,14 +52,40 @@ def rss_bytes(pid):
     raise RuntimeError("no VmRSS")
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_listening(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
 class Server:
     def __init__(self, build, name, core):
         self.name = name
         self.log = open(os.path.join(build, f"server-{name}.log"), "w+")
         program, *args = SERVERS[name]
-        self.proc = subprocess.Popen(["taskset", "-c", str(core), os.path.join(build, program), "127.0.0.1", "0", *args],
+        takes_port = args == ["{port}"]  # binds 127.0.0.1:PORT and says nothing: pick a free port, then wait
+        if takes_port:
+            self.port = free_port()
+            args = [str(self.port)]
+        else:
+            args = ["127.0.0.1", "0", *args]
+        self.proc = subprocess.Popen(["taskset", "-c", str(core), os.path.join(build, program), *args],
                                      stdout=subprocess.DEVNULL, stderr=self.log)
-        self.port = self._wait_for(r"^Listening on .*:(\d+)$")
+        if takes_port:
+            wait_until_listening(self.port)
+        else:
+            self.port = self._wait_for(r"^Listening on .*:(\d+)$")
 
     def _wait_for(self, pattern, after=0, timeout=10):
         deadline = time.time() + timeout

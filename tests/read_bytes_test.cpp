@@ -365,16 +365,17 @@ TEST_CASE("a connection destroyed or moved with bytes kept is left alone by the 
 {
     asio::io_context io;
     auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection);
-    SUBCASE("destroyed")
+    SUBCASE("destroyed: the destructor sends them")
     {
         auto doomed = std::make_unique<coline::connection>(std::move(conn));
         auto write_then_destroy = [&]() -> asio::awaitable<void> {
-            co_await coline::write_line(*doomed, "lost"); // kept, its send posted
+            co_await coline::write_line(*doomed, "kept"); // kept, its send posted
             doomed.reset();
         };
         CHECK_NOTHROW(run(io, write_then_destroy()));
         io.restart();
         CHECK_NOTHROW(io.poll()); // the posted send finds the connection gone (ASan would see a use after free)
+        CHECK(read_lines_from(peer, 1) == "kept\n");
     }
     SUBCASE("moved: the bytes go with the connection, and its next read sends them")
     {
@@ -453,7 +454,9 @@ TEST_CASE("try_write keeps bytes without a co_await where write would keep them,
     }
     SUBCASE("refused without coalesce_writes: nothing is kept")
     {
-        auto [conn, peer] = make_tcp_pair(io);
+        coline::connection_options sent_at_once;
+        sent_at_once.coalesce_writes = false;
+        auto [conn, peer] = make_tcp_pair(io, sent_at_once);
         CHECK_FALSE(coline::try_write(conn, "+OK\r\n"));
         CHECK(internals::output(conn).empty());
     }

@@ -148,6 +148,7 @@ public:
     lowest_layer_type& lowest_layer() { return *this; }
     void close(std::error_code&) { closed_ = true; }
     bool closed() const { return closed_; }
+    bool is_open() const { return !closed_; }
     const std::string& written() const { return written_; }
     std::size_t reads() const { return reads_; }
     std::size_t writes() const { return writes_; }

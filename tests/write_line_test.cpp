@@ -1,11 +1,20 @@
 // write_line: what goes on the wire, formatting, refused text, time limits.
 #include "support.hpp"
 
+#include <atomic>
 #include <sstream>
 #include <thread>
 
 using namespace test;
 using coline::error;
+
+// Each write awaited until the kernel took it.
+coline::connection_options sent_at_once()
+{
+    coline::connection_options options;
+    options.coalesce_writes = false;
+    return options;
+}
 
 TEST_CASE("write_line sends the text followed by a newline")
 {
@@ -98,7 +107,7 @@ TEST_CASE("a write to a peer that never reads ends with error::timeout" * doctes
 TEST_CASE("a write to a peer that has gone ends with the stream's error, and so does every later one" * doctest::timeout(10))
 {
     asio::io_context io;
-    auto [conn, peer] = make_tcp_pair(io);
+    auto [conn, peer] = make_tcp_pair(io, sent_at_once());
     peer.set_option(asio::socket_base::linger(true, 0));
     peer.close();
     auto write_until_error = [&]() -> asio::awaitable<std::error_code> {
@@ -150,9 +159,10 @@ namespace {
 coline::connection_options coalescing()
 {
     coline::connection_options options;
-    options.coalesce_writes = true;
+    options.coalesce_writes = true; // the default, said out loud
     return options;
 }
+
 
 // Answers every line with "ok <line>" until the end or an error.
 template <class Stream>
@@ -180,7 +190,7 @@ TEST_CASE("with coalesce_writes, answers to pipelined lines leave in one write")
     }
     SUBCASE("off: one write per line")
     {
-        auto conn = scripted(io, {"a\nb\nc\n", "d\n"});
+        auto conn = scripted(io, {"a\nb\nc\n", "d\n"}, sent_at_once());
         CHECK_FALSE(run(io, answer_each_line(conn)));
         CHECK(conn.stream().written() == "ok a\nok b\nok c\nok d\n");
         CHECK(conn.stream().writes() == 4);
@@ -246,6 +256,7 @@ TEST_CASE("writes from several coroutines take turns and every line arrives whol
     const std::string padding(3000, 'p'); // lines longer than one write, so writes would interleave
     conn.options().write_timeout = 5s;
     int done = 0;
+    std::atomic<bool> all_read{false};
     auto writer = [&](char who) -> asio::awaitable<void> {
         for (int i = 0; i < 100; ++i)
             co_await coline::write_line(conn, "{} {} {}", who, i, padding);
@@ -276,9 +287,12 @@ TEST_CASE("writes from several coroutines take turns and every line arrives whol
         }
         CHECK(next_a == 100);
         CHECK(next_b == 100);
+        all_read = true;
     });
+    // Until the peer has read everything: the last lines are kept
+    // (coalesce_writes) and leave when the writers' turn ends.
     const auto give_up = std::chrono::steady_clock::now() + 15s;
-    while (done < 2 && std::chrono::steady_clock::now() < give_up)
+    while ((done < 2 || !all_read) && std::chrono::steady_clock::now() < give_up)
         io.run_one_for(50ms);
     reader_thread.join();
     CHECK(done == 2);
@@ -302,14 +316,18 @@ TEST_CASE("a writer cancelled while it waits for its turn does not block the con
     asio::co_spawn(io, write(big, first), asio::detached);
     asio::co_spawn(io, write("second", second), asio::bind_cancellation_slot(cancel_second.slot(), asio::detached));
     asio::post(io, [&] { cancel_second.emit(asio::cancellation_type::terminal); });
-    std::thread reader([&] { read_lines_from(peer, 2); });
+    std::atomic<bool> all_read{false};
+    std::thread reader([&] {
+        read_lines_from(peer, 2);
+        all_read = true;
+    });
     const auto give_up = std::chrono::steady_clock::now() + 10s;
     while (done < 2 && std::chrono::steady_clock::now() < give_up)
         io.run_one_for(50ms);
     CHECK_FALSE(first);
     CHECK(second == asio::error::operation_aborted);
     asio::co_spawn(io, write("third", third), asio::detached);
-    while (done < 3 && std::chrono::steady_clock::now() < give_up)
+    while ((done < 3 || !all_read) && std::chrono::steady_clock::now() < give_up) // "third" may be kept: run on
         io.run_one_for(50ms);
     reader.join();
     CHECK(done == 3);

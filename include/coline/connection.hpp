@@ -48,13 +48,14 @@ struct connection_options {
     /// Everything written while handling one request leaves in one send, and
     /// so do the answers to pipelined requests: while no read waits for
     /// input, `write_line` and `write` keep what they write in the output
-    /// buffer (at most 64 KiB; a write past that sends first), and the next
-    /// read sends it before it waits for input or reports the end or an
-    /// error. Writes made while a read waits (from another coroutine) are
-    /// sent at once. Off by default because a connection that stops reading
-    /// must then `co_await flush(conn)` before it closes, or the kept bytes
-    /// are lost; `server` does that, and turns this on.
-    bool coalesce_writes = false;
+    /// buffer (at most 64 KiB; a write past that sends first). The kept bytes
+    /// go out with the next read, before it waits for input or reports the
+    /// end or an error; when the session waits for something else (its turn
+    /// on the executor ends); or when the connection is destroyed (see
+    /// `basic_connection::~basic_connection`). Writes made while a read waits
+    /// (from another coroutine) are sent at once. Turn it off to have each
+    /// write awaited until the kernel took it.
+    bool coalesce_writes = true;
 };
 
 namespace detail {
@@ -95,8 +96,18 @@ public:
 
     /// Moves the stream, the buffers and the limits (not while an operation is in progress).
     basic_connection(basic_connection&&) noexcept = default;
-    /// Moves the stream, the buffers and the limits (not while an operation is in progress).
-    basic_connection& operator=(basic_connection&&) noexcept = default;
+    /// Moves the stream, the buffers and the limits (not while an operation
+    /// is in progress). What this connection kept goes out first, as in the destructor.
+    basic_connection& operator=(basic_connection&& other) noexcept;
+
+    /// Closes the stream. Bytes that writes kept (`coalesce_writes`) are not
+    /// lost: they go out first, and when the peer has not ended its side, the
+    /// close waits for it to (dropping what it sends) so that it can read
+    /// them. What the socket takes at once is sent here; the rest, and that
+    /// wait, are finished by a coroutine on the connection's executor, each
+    /// within `write_timeout` (10 seconds when it has none). When the peer is
+    /// gone, the kept bytes are dropped: nobody is left to tell.
+    ~basic_connection();
 
     /// The underlying stream, for socket options, endpoints and the like.
     Stream& stream() noexcept { return stream_; }
@@ -172,12 +183,13 @@ private:
     // the address it was posted for, which a move leaves empty.
     struct posted_send {
         bool posted = false;
+        bool waiting = false;        // for the socket to take the rest
         std::shared_ptr<bool> alive; // made at the first bytes kept
         posted_send() = default;
         posted_send(posted_send&&) noexcept {}
         posted_send& operator=(posted_send&&) noexcept
         {
-            posted = false;
+            posted = waiting = false;
             alive.reset();
             return *this;
         }
@@ -244,6 +256,44 @@ struct connection_access {
 
     /// The most bytes a connection keeps in its output buffer (coalesce_writes).
     static constexpr std::size_t most_kept = 64 * 1024;
+    /// How long a destroyed connection's kept bytes may take to leave, and
+    /// the peer to end its side, when it has no write_timeout.
+    static constexpr duration closing_limit = std::chrono::seconds{10};
+
+    /// The destructor's part (in <coline/detail/closing.hpp>).
+    template <class Stream>
+    static void send_kept_at_close(basic_connection<Stream>& c) noexcept;
+
+    /// Sends what the socket takes of the kept bytes now, without waiting;
+    /// false if the send failed (the bytes are dropped and the failure
+    /// recorded for the next operation to report).
+    template <class Stream>
+    static bool send_now(basic_connection<Stream>& c) noexcept
+    {
+#if defined(MSG_NOSIGNAL)
+        constexpr int flags = MSG_DONTWAIT | MSG_NOSIGNAL; // a peer gone is an error, not a SIGPIPE
+#else
+        constexpr int flags = MSG_DONTWAIT;
+#endif
+        const auto sent = ::send(c.stream_.native_handle(), c.output_.data(), c.output_.size(), flags);
+        if (sent >= 0)
+            c.output_.erase(0, static_cast<std::size_t>(sent));
+        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            c.write_failed_ = std::error_code(errno, asio::error::get_system_category());
+            c.output_.clear();
+            c.send_failure_unreported_ = true;
+            return false;
+        }
+        return true;
+    }
+
+    /// Whether the peer sent bytes that nobody read (a close now would reset the stream).
+    template <class Stream>
+    static bool input_waiting(basic_connection<Stream>& c) noexcept
+    {
+        std::error_code ec;
+        return c.stream_.available(ec) > 0 && !ec;
+    }
 
     /// Whether kept bytes can go out when the turn ends (send_at_turn_end):
     /// a socket whose descriptor takes a send that never blocks.
@@ -278,9 +328,8 @@ struct connection_access {
     /// them first, they go out once the coroutines running now are suspended
     /// (the executor's turn ends), so a session that waits for something
     /// else than its peer does not hold them back. That send never blocks:
-    /// what the socket does not take at once waits for the next operation on
-    /// the connection, as the peer has unread bytes until then. A failed
-    /// send is reported by the next read or write.
+    /// what the socket does not take at once goes when it is writable again.
+    /// A failed send is reported by the next read or write.
     template <class Stream>
     static void send_at_turn_end(basic_connection<Stream>& c)
     {
@@ -295,23 +344,28 @@ struct connection_access {
                 if (alive.expired())
                     return; // the connection is gone
                 c.posted_send_.posted = false;
-                if (c.output_.empty() || c.writing_ || c.write_failed_ || !c.stream_.is_open())
-                    return; // sent already, or a send in progress takes it (see flush_op)
-#if defined(MSG_NOSIGNAL)
-                constexpr int flags = MSG_DONTWAIT | MSG_NOSIGNAL; // a peer gone is an error, not a SIGPIPE
-#else
-                constexpr int flags = MSG_DONTWAIT;
-#endif
-                const auto sent = ::send(c.stream_.native_handle(), c.output_.data(), c.output_.size(), flags);
-                if (sent >= 0)
-                    c.output_.erase(0, static_cast<std::size_t>(sent));
-                else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                    c.write_failed_ = std::error_code(errno, asio::error::get_system_category());
-                    c.output_.clear();
-                    c.send_failure_unreported_ = true;
-                }
+                send_kept_when_writable(c);
             });
         }
+    }
+
+    // Sends what the socket takes of the kept bytes now, and the rest each
+    // time it is writable again, unless a send in progress takes them (see flush_op).
+    template <class Stream>
+    static void send_kept_when_writable(basic_connection<Stream>& c)
+    {
+        if (c.output_.empty() || c.writing_ || c.write_failed_ || !c.stream_.is_open())
+            return;
+        if (!send_now(c) || c.output_.empty() || c.posted_send_.waiting)
+            return;
+        c.posted_send_.waiting = true;
+        c.stream_.async_wait(asio::socket_base::wait_write,
+                             [&c, alive = std::weak_ptr<bool>(c.posted_send_.alive)](std::error_code) {
+                                 if (alive.expired())
+                                     return; // the connection is gone
+                                 c.posted_send_.waiting = false;
+                                 send_kept_when_writable(c);
+                             });
     }
 
     /// A send at the turn's end failed and no operation reported it yet (and forgets it).
@@ -414,4 +468,37 @@ private:
 };
 
 } // namespace detail
+
+template <class Stream>
+basic_connection<Stream>& basic_connection<Stream>::operator=(basic_connection&& other) noexcept
+{
+    if (this == &other)
+        return *this;
+    detail::connection_access::send_kept_at_close(*this);
+    stream_ = std::move(other.stream_);
+    options_ = other.options_;
+    input_ = std::move(other.input_);
+    output_ = std::exchange(other.output_, {});
+    sending_ = std::exchange(other.sending_, {});
+    read_deadline_ = std::move(other.read_deadline_);
+    write_deadline_ = std::move(other.write_deadline_);
+    write_turn_ = std::move(other.write_turn_);
+    reading_ = std::exchange(other.reading_, false);
+    writing_ = std::exchange(other.writing_, false);
+    reading_stopped_ = std::exchange(other.reading_stopped_, false);
+    read_cancelled_by_stop_ = std::exchange(other.read_cancelled_by_stop_, false);
+    write_failed_ = std::exchange(other.write_failed_, {});
+    send_failure_unreported_ = std::exchange(other.send_failure_unreported_, false);
+    posted_send_ = std::move(other.posted_send_);
+    return *this;
+}
+
+template <class Stream>
+basic_connection<Stream>::~basic_connection()
+{
+    detail::connection_access::send_kept_at_close(*this);
+}
+
 } // namespace coline
+
+#include <coline/detail/closing.hpp>

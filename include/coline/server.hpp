@@ -282,6 +282,7 @@ private:
             if (!options_.refusal_line.empty()) {
                 socket_connection<protocol_type> conn(std::move(socket));
                 conn.options().write_timeout = 1s;
+                conn.options().coalesce_writes = false; // sent before the shutdown below
                 co_await write_line(conn, as_tuple, options_.refusal_line);
                 conn.stream().shutdown(asio::socket_base::shutdown_send, ignored);
                 co_return; // closed as it goes

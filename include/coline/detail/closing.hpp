@@ -1,0 +1,86 @@
+// Internal: the end of a connection that still holds answers: they go out,
+// then the close lets the peer read them (a close with unread input would
+// reset the stream and lose them).
+#pragma once
+
+#include <coline/connection.hpp>
+
+COLINE_SILENCE_FRAME_WARNINGS_BEGIN
+
+namespace coline::detail {
+
+// Waits for the peer to end its side, dropping what it sends, for at most `limit`.
+template <class Stream>
+asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration limit)
+{
+    auto& deadline = connection_access::read_deadline(conn);
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    deadline.start(limit);
+    std::error_code ec;
+    char sink[512];
+    while (!ec && !deadline.expired())
+        co_await conn.stream().async_read_some(
+            asio::buffer(sink),
+            asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
+    deadline.stop();
+}
+
+// Ends our side of the stream, then lets the peer read every answer before
+// the close. <coline/tls.hpp> specialises it: over TLS, our end is
+// close_notify, sent even when the peer has ended its side first.
+template <class Stream>
+struct lingering_close {
+    static asio::awaitable<void> run(basic_connection<Stream>& conn, duration linger)
+    {
+        if (conn.at_end())
+            co_return; // nothing left unread: the close is a clean end
+        std::error_code ignored;
+        if constexpr (requires { conn.stream().shutdown(asio::socket_base::shutdown_send, ignored); }) {
+            conn.stream().shutdown(asio::socket_base::shutdown_send, ignored);
+            co_await discard_input(conn, linger);
+        } // (a stream that is not a socket has no half-close: it just closes)
+    }
+};
+
+// What a destroyed connection kept, sent by a coroutine of its own that owns
+// the stream, then the lingering close; each step within `limit`.
+template <class Stream>
+asio::awaitable<void> finish_closing(basic_connection<Stream> conn, duration limit)
+{
+    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    std::error_code ec;
+    while (!ec && !connection_access::output(conn).empty()) {
+        output_send send(conn, ec);
+        co_await send.start(limit, parent.slot());
+    }
+    if (!ec)
+        co_await lingering_close<Stream>::run(conn, limit);
+    conn.close();
+}
+
+template <class Stream>
+void connection_access::send_kept_at_close(basic_connection<Stream>& c) noexcept
+{
+    if (c.output_.empty() || c.writing_ || c.write_failed_ || !c.stream_.lowest_layer().is_open())
+        return; // nothing kept, a send under way owns it, or nobody can take it
+    if constexpr (sends_at_turn_end<Stream>) {
+        // Most often the socket takes it all at once, and the close is plain.
+        if (!send_now(c))
+            return; // the peer is gone: nobody is left to tell
+        if (c.output_.empty() && (c.input_.at_end() || !input_waiting(c)))
+            return;
+    }
+    try {
+        basic_connection<Stream> last(std::move(c.stream_), c.options_);
+        last.output_ = std::move(c.output_);
+        last.input_ = std::move(c.input_); // at_end(): whether the peer has ended already
+        const duration limit = c.options_.write_timeout == no_timeout ? closing_limit : c.options_.write_timeout;
+        asio::co_spawn(last.get_executor(), finish_closing(std::move(last), limit), asio::detached);
+    } catch (...) {
+        // Out of memory for the coroutine: the stream closes as it goes, the kept bytes with it.
+    }
+}
+
+} // namespace coline::detail
+
+COLINE_SILENCE_FRAME_WARNINGS_END
