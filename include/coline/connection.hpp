@@ -5,6 +5,7 @@
 #include <coline/error.hpp>
 #include <coline/detail/deadline.hpp>
 #include <coline/detail/line_buffer.hpp>
+#include <coline/detail/turn_end.hpp>
 #include <coline/timeout.hpp>
 
 #include <array>
@@ -14,6 +15,7 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <span>
 #include <type_traits>
 #include <string>
 #include <string_view>
@@ -89,8 +91,7 @@ public:
         : stream_(std::move(stream)),
           options_(options),
           read_deadline_(stream_.get_executor()),
-          write_deadline_(stream_.get_executor()),
-          write_turn_(stream_.get_executor(), std::chrono::steady_clock::time_point::max())
+          write_deadline_(stream_.get_executor())
     {
     }
 
@@ -169,29 +170,41 @@ private:
     std::string sending_; // what the write in progress hands to the kernel (before a large write's own bytes)
     detail::deadline<executor_type> read_deadline_;
     detail::deadline<executor_type> write_deadline_;
-    // Never expires: writers wait on it for their turn, the write in progress cancels it when done.
-    asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, executor_type>
-        write_turn_;
+    // Never expires: writers wait on it for their turn, the write in progress
+    // cancels it when done. Made when a writer first has to wait.
+    using turn_timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                                                  executor_type>;
+    std::unique_ptr<turn_timer> write_turn_;
     bool reading_ = false; // a read is waiting for input
     bool writing_ = false; // sending_ is being written
     bool reading_stopped_ = false;
     bool read_cancelled_by_stop_ = false; // the abort the read sees is stop_reading()'s
     std::error_code write_failed_;        // once a write failed, every later one fails alike
     bool send_failure_unreported_ = false; // write_failed_ comes from a send at the turn's end
-    // A send posted for the end of the turn (see send_at_turn_end), and its
-    // way to see that the connection is gone. Not moved: a posted send keeps
-    // the address it was posted for, which a move leaves empty.
+    // The send at the end of the turn (see send_at_turn_end): its place in
+    // the io_context's queue, or a post of its own on other executors, and
+    // a way for a pending wait to see that the connection is gone. Not moved:
+    // queued work keeps the address it was queued for, which a move leaves empty.
     struct posted_send {
-        bool posted = false;
+        detail::turn_end_node node;
+        detail::turn_end_service* queue = nullptr; // found at the first bytes kept
+        bool posted = false;         // (executors other than an io_context's)
         bool waiting = false;        // for the socket to take the rest
         std::shared_ptr<bool> alive; // made at the first bytes kept
         posted_send() = default;
         posted_send(posted_send&&) noexcept {}
         posted_send& operator=(posted_send&&) noexcept
         {
+            leave_queue();
             posted = waiting = false;
             alive.reset();
             return *this;
+        }
+        ~posted_send() { leave_queue(); }
+        void leave_queue() noexcept
+        {
+            if (queue)
+                queue->remove(node);
         }
     } posted_send_;
 };
@@ -252,7 +265,13 @@ struct connection_access {
     template <class Stream>
     static bool writing(basic_connection<Stream>& c) noexcept { return c.writing_; }
     template <class Stream>
-    static auto& write_turn(basic_connection<Stream>& c) noexcept { return c.write_turn_; }
+    static auto& write_turn(basic_connection<Stream>& c)
+    {
+        if (!c.write_turn_)
+            c.write_turn_ = std::make_unique<typename basic_connection<Stream>::turn_timer>(
+                c.stream_.get_executor(), std::chrono::steady_clock::time_point::max());
+        return *c.write_turn_;
+    }
 
     /// The most bytes a connection keeps in its output buffer (coalesce_writes).
     static constexpr std::size_t most_kept = 64 * 1024;
@@ -285,6 +304,42 @@ struct connection_access {
             return false;
         }
         return true;
+    }
+
+    /// Receives what has arrived, without waiting, into the input buffer
+    /// (room for `block` bytes, see line_buffer::prepare). Returns the bytes
+    /// received; 0 with `ec` set: asio::error::eof at the end of the stream,
+    /// asio::error::would_block when nothing has arrived, or the socket's error.
+    template <class Stream>
+    static std::size_t receive_now(basic_connection<Stream>& c, std::size_t block, std::error_code& ec) noexcept
+    {
+        const std::span<char> space = c.input_.prepare(c.options_.max_line_length, block);
+        const auto n = ::recv(c.stream_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+        if (n > 0) {
+            c.input_.commit(static_cast<std::size_t>(n));
+            return static_cast<std::size_t>(n);
+        }
+        if (n == 0)
+            ec = asio::error::eof;
+        else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            ec = asio::error::would_block;
+        else
+            ec = std::error_code(errno, asio::error::get_system_category());
+        return 0;
+    }
+
+    /// The connection waits for input: buffers with nothing in them go back
+    /// (the input buffer to the pool; output buffers grown past 1 KiB by a
+    /// burst are freed), so an idle connection holds no buffer of its own.
+    template <class Stream>
+    static void release_idle_buffers(basic_connection<Stream>& c) noexcept
+    {
+        c.input_.release();
+        constexpr std::size_t small = 1024;
+        if (c.output_.empty() && c.output_.capacity() > small)
+            std::string().swap(c.output_);
+        if (!c.writing_ && c.sending_.capacity() > small)
+            std::string().swap(c.sending_);
     }
 
     /// Whether the peer sent bytes that nobody read (a close now would reset the stream).
@@ -335,18 +390,42 @@ struct connection_access {
     {
         if constexpr (sends_at_turn_end<Stream>) {
             auto& posted = c.posted_send_;
-            if (posted.posted)
-                return;
-            posted.posted = true;
+            if (posted.node.queued || posted.posted)
+                return; // once per turn (read without the queue's lock: the connection's thread queued it)
             if (!posted.alive)
                 posted.alive = std::make_shared<bool>(true);
-            asio::post(c.get_executor(), [&c, alive = std::weak_ptr<bool>(posted.alive)] {
+            const auto executor = c.get_executor();
+            if (posted.queue == nullptr && on_io_context(executor))
+                posted.queue = &asio::use_service<turn_end_service>(asio::query(executor, asio::execution::context));
+            if (posted.queue != nullptr) {
+                // One post per turn for all the connections of the io_context.
+                posted.node.owner = &c;
+                posted.node.run = [](turn_end_node& node) {
+                    send_kept_when_writable(*static_cast<basic_connection<Stream>*>(node.owner));
+                };
+                posted.queue->add(posted.node, executor);
+                return;
+            }
+            posted.posted = true;
+            asio::post(executor, [&c, alive = std::weak_ptr<bool>(posted.alive)] {
                 if (alive.expired())
                     return; // the connection is gone
                 c.posted_send_.posted = false;
                 send_kept_when_writable(c);
             });
         }
+    }
+
+    // Whether `executor` is an io_context's own (not a strand, not another kind of context).
+    template <class Executor>
+    static bool on_io_context(const Executor& executor) noexcept
+    {
+        if constexpr (std::is_same_v<Executor, asio::io_context::executor_type>)
+            return true;
+        else if constexpr (requires { executor.template target<asio::io_context::executor_type>(); })
+            return executor.template target<asio::io_context::executor_type>() != nullptr;
+        else
+            return false;
     }
 
     // Sends what the socket takes of the kept bytes now, and the rest each
@@ -411,7 +490,8 @@ struct connection_access {
             c.output_.clear();
         }
         c.writing_ = false;
-        c.write_turn_.cancel(); // wakes writers waiting for their turn
+        if (c.write_turn_)
+            c.write_turn_->cancel(); // wakes writers waiting for their turn
     }
 
     template <class Stream>
@@ -425,7 +505,8 @@ struct connection_access {
         c.output_.insert(0, c.sending_);
         c.sending_.clear();
         c.writing_ = false;
-        c.write_turn_.cancel();
+        if (c.write_turn_)
+            c.write_turn_->cancel();
     }
 
     /// Whether the read just aborted was cancelled by stop_reading() (and forgets it).

@@ -294,12 +294,11 @@ private:
 
     asio::awaitable<void> run_session(session& s, socket_type socket)
     {
-        auto [open_error, conn] = co_await transport_.open(std::move(socket), options_.connection);
+        const std::error_code open_error = co_await open(s, std::move(socket));
         if (open_error == asio::error::operation_aborted && stopping_)
             co_return; // the server stopped during the handshake: nothing to report
         if (open_error)
             throw std::system_error(open_error, "coline::server: opening the connection");
-        s.conn.emplace(std::move(conn));
         if (stopping_)
             s.conn->stop_reading();
         std::exception_ptr error;
@@ -311,6 +310,16 @@ private:
         co_await detail::end_session(*s.conn, !error, options_.linger_timeout);
         if (error)
             std::rethrow_exception(error);
+    }
+
+    // The connection goes straight to the session's slot: the frame of
+    // run_session, which lasts as long as the client, holds no copy of it.
+    asio::awaitable<std::error_code> open(session& s, socket_type socket)
+    {
+        auto [open_error, conn] = co_await transport_.open(std::move(socket), options_.connection);
+        if (!open_error)
+            s.conn.emplace(std::move(conn));
+        co_return open_error;
     }
 
     static bool out_of_descriptors(std::error_code ec)

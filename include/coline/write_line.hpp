@@ -65,6 +65,12 @@ asio::awaitable<result<Style, void>> flush_op(basic_connection<Stream>& conn, du
                                                    std::string_view tail = {}, const char* what = nullptr)
 {
     using access = connection_access;
+    if (!ec && tail.empty() && may_keep && !access::writing(conn) && !access::write_failed(conn)
+        && access::may_keep_output(conn)) {
+        // The usual case under coalesce_writes: the bytes stay for the next read.
+        access::send_at_turn_end(conn);
+        co_return complete<Style>(ec, what != nullptr ? what : "coline::write_line");
+    }
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
     while (!ec && access::writing(conn) && !cancelled()) { // another coroutine's write, a read's, or a posted one
@@ -79,6 +85,16 @@ asio::awaitable<result<Style, void>> flush_op(basic_connection<Stream>& conn, du
     if (!ec && (ec = access::write_failed(conn)))
         access::take_unreported_send_failure(conn); // reported now
     while (!ec && (!tail.empty() || (!access::output(conn).empty() && !(may_keep && access::may_keep_output(conn))))) {
+        if constexpr (access::sends_at_turn_end<Stream>) {
+            if (tail.empty()) { // a socket takes what it has room for without an Asio operation
+                if (!access::send_now(conn)) {
+                    access::take_unreported_send_failure(conn);
+                    ec = access::write_failed(conn);
+                }
+                if (ec || access::output(conn).empty())
+                    break;
+            }
+        }
         output_send send(conn, ec);
         co_await send.start(timeout, parent.slot(), std::exchange(tail, {}));
     }

@@ -15,6 +15,40 @@
 
 namespace coline::detail {
 
+/// Input buffers of the smallest size, kept per thread for the connections
+/// that wait for input without one: a connection gives its buffer back when
+/// everything in it was read, and takes one when bytes arrive, with no
+/// allocation in steady state. A few are kept; the rest are freed.
+class buffer_pool {
+public:
+    static constexpr std::size_t block_size = 4096;
+
+    static std::unique_ptr<char[]> take()
+    {
+        auto& pool = mine();
+        if (pool.count_ > 0)
+            return std::move(pool.blocks_[--pool.count_]);
+        return std::make_unique_for_overwrite<char[]>(block_size);
+    }
+
+    static void give(std::unique_ptr<char[]> block) noexcept
+    {
+        auto& pool = mine();
+        if (pool.count_ < kept)
+            pool.blocks_[pool.count_++] = std::move(block);
+    }
+
+private:
+    static constexpr std::size_t kept = 8;
+    static buffer_pool& mine() noexcept
+    {
+        static thread_local buffer_pool pool;
+        return pool;
+    }
+    std::unique_ptr<char[]> blocks_[kept];
+    std::size_t count_ = 0;
+};
+
 /// Bytes received but not yet returned as lines or blocks of bytes. Pure
 /// logic, no I/O, so the framing can be tested and fuzzed on its own.
 ///
@@ -23,7 +57,7 @@ namespace coline::detail {
 /// over-long input is reported and dropped.
 class line_buffer {
 public:
-    static constexpr std::size_t min_capacity = 4096;
+    static constexpr std::size_t min_capacity = buffer_pool::block_size;
     /// Limits above this are taken as this (no line gets near it in memory).
     static constexpr std::size_t largest_limit = std::size_t{1} << 40;
 
@@ -31,6 +65,9 @@ public:
     line_buffer(line_buffer&& other) noexcept { *this = std::move(other); }
     line_buffer& operator=(line_buffer&& other) noexcept
     {
+        if (this == &other)
+            return *this;
+        give_back();
         data_ = std::move(other.data_);
         capacity_ = std::exchange(other.capacity_, 0);
         begin_ = std::exchange(other.begin_, 0);
@@ -135,6 +172,20 @@ public:
         if (discarding_ && !skip_discarded_line())
             return {};
         return take_bytes(std::min(most, end_ - begin_));
+    }
+
+    ~line_buffer() { give_back(); }
+
+    /// Gives the storage back when nothing in it is unread (a connection
+    /// about to wait for input): capacity() is 0 until the next prepare().
+    /// Returns whether it did.
+    bool release() noexcept
+    {
+        if (begin_ != end_ || discarding_)
+            return false;
+        clear();
+        give_back();
+        return true;
     }
 
     /// Whether the last line returned by next_line (or the last complete part) ended in "\r\n".
@@ -256,11 +307,21 @@ private:
         const std::size_t size = std::max({std::min(wanted, limit), end_ + 1, block});
         if (size <= capacity_)
             return;
-        auto bigger = std::make_unique_for_overwrite<char[]>(size);
+        auto bigger = size == buffer_pool::block_size ? buffer_pool::take() : std::make_unique_for_overwrite<char[]>(size);
         if (end_ > 0)
             std::memcpy(bigger.get(), data_.get(), end_);
+        give_back();
         data_ = std::move(bigger);
         capacity_ = size;
+    }
+
+    // Storage of the pool's size goes back to it; larger storage is freed.
+    void give_back() noexcept
+    {
+        if (capacity_ == buffer_pool::block_size)
+            buffer_pool::give(std::move(data_));
+        data_.reset();
+        capacity_ = 0;
     }
 
     std::unique_ptr<char[]> data_;

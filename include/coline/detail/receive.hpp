@@ -40,12 +40,32 @@ bool bytes_waiting(Stream& stream)
 // Before a read waits or reports bad news: the bytes kept by writes go out
 // (while another coroutine's send is in progress, that one sends them), and
 // a send that failed at the end of a turn is reported, unless `ec` is set.
+// Returns whether some are left for send_kept to await: a socket takes them
+// here, without a co_await, when it has room.
+template <class Stream>
+bool send_kept_now(basic_connection<Stream>& conn, std::error_code& ec)
+{
+    using access = connection_access;
+    if (access::output(conn).empty() || access::writing(conn) || access::write_failed(conn)) {
+        if (!ec && access::take_unreported_send_failure(conn))
+            ec = access::write_failed(conn);
+        return false;
+    }
+    if constexpr (access::sends_at_turn_end<Stream>) {
+        if (!access::send_now(conn)) {
+            access::take_unreported_send_failure(conn);
+            if (!ec)
+                ec = access::write_failed(conn);
+            return false;
+        }
+    }
+    return !access::output(conn).empty();
+}
+
 template <class Stream>
 asio::awaitable<void> send_kept(basic_connection<Stream>& conn, asio::cancellation_state& parent, std::error_code& ec)
 {
     using access = connection_access;
-    if (!ec && access::take_unreported_send_failure(conn))
-        ec = access::write_failed(conn);
     if (access::output(conn).empty() || access::writing(conn) || access::write_failed(conn)
         || parent.cancelled() != asio::cancellation_type::none)
         co_return;
@@ -108,11 +128,13 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
     std::error_code ec;
     typename Reader::value_type value{};
     bool done = reader.take(input, value, ec);
+    if (done && !ec)
+        co_return complete<Style>(ec, std::move(value), what); // it was buffered: the usual case when pipelined
 
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
 
-    if (!done || ec)
+    if ((!done || ec) && send_kept_now(conn, ec))
         co_await send_kept(conn, parent, ec);
 
     if (!done && !ec && input.at_end()) {
@@ -120,7 +142,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
     } else if (!done && !ec) {
         auto& deadline = access::read_deadline(conn);
         read_in_progress reading(conn, timeout);
-        bool waited = false;
+        [[maybe_unused]] bool waited = false; // (streams that are not sockets)
         bool stopped = false;
         while (!deadline.expired()) {
             if (cancelled()) {
@@ -134,25 +156,41 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
                 break;
             }
             std::size_t n = 0;
-            bool waiting_first = false;
-            if constexpr (can_wait_for_input<Stream>) {
-                if (input.capacity() == 0 && !waited) {
-                    // Nothing received yet: an idle connection costs no input buffer.
-                    waited = waiting_first = true;
+            if constexpr (access::sends_at_turn_end<Stream>) {
+                // A socket: take what has arrived without an Asio operation;
+                // when nothing has, wait until something does, without
+                // holding buffers that have nothing in them.
+                n = access::receive_now(conn, reader.block, ec);
+                if (ec == asio::error::would_block) {
+                    ec.clear();
+                    access::release_idle_buffers(conn);
                     co_await access::stream(conn).async_wait(
                         asio::socket_base::wait_read,
                         asio::bind_cancellation_slot(deadline.slot(parent.slot()),
                                                      asio::redirect_error(asio::use_awaitable, ec)));
                 }
+            } else {
+                bool waiting_first = false;
+                if constexpr (can_wait_for_input<Stream>) {
+                    if (input.capacity() == 0 && !waited) {
+                        // Nothing received yet: an idle connection costs no input buffer.
+                        waited = waiting_first = true;
+                        co_await access::stream(conn).async_wait(
+                            asio::socket_base::wait_read,
+                            asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                         asio::redirect_error(asio::use_awaitable, ec)));
+                    }
+                }
+                if (!waiting_first) {
+                    const std::span<char> space = input.prepare(max_line, reader.block);
+                    n = co_await access::stream(conn).async_read_some(
+                        asio::buffer(space.data(), space.size()),
+                        asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                     asio::redirect_error(asio::use_awaitable, ec)));
+                    input.commit(n);
+                }
             }
-            if (!waiting_first) {
-                const std::span<char> space = input.prepare(max_line, reader.block);
-                n = co_await access::stream(conn).async_read_some(
-                    asio::buffer(space.data(), space.size()),
-                    asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                 asio::redirect_error(asio::use_awaitable, ec)));
-                input.commit(n);
-            }
+
             if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired()) {
                 ec.clear();
                 continue;
