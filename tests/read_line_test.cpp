@@ -2,6 +2,9 @@
 #include "reference_splitter.hpp"
 #include "support.hpp"
 
+#include <cstring>
+#include <thread>
+
 using namespace test;
 using coline::error;
 using strings = std::vector<std::string>;
@@ -399,4 +402,54 @@ TEST_CASE("limits larger than memory are taken as 'no limit' without overflowing
     const auto result = read_all_from(one_byte_chunks("a line\nanother\n"), max_line(SIZE_MAX));
     CHECK(result.lines == strings{"a line", "another"});
     CHECK_FALSE(result.error);
+}
+
+TEST_CASE("line_buffer gives its storage back when nothing in it is unread, and only then")
+{
+    coline::detail::line_buffer buffer;
+    std::error_code ec;
+    auto space = buffer.prepare(100);
+    std::memcpy(space.data(), "one\ntw", 6);
+    buffer.commit(6);
+    CHECK(buffer.next_line(100, ec) == "one");
+    CHECK_FALSE(buffer.release()); // "tw" is unread
+    CHECK(buffer.capacity() > 0);
+    CHECK(buffer.unread() == "tw");
+    space = buffer.prepare(100);
+    std::memcpy(space.data(), "o\n", 2);
+    buffer.commit(2);
+    CHECK(buffer.next_line(100, ec) == "two");
+    CHECK(buffer.release());
+    CHECK(buffer.capacity() == 0);
+    CHECK(buffer.unread().empty());
+    space = buffer.prepare(100); // storage again, from the pool
+    CHECK(space.size() == coline::detail::line_buffer::min_capacity);
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("a connection that waits for input holds no input buffer, and output buffers grown by a burst are freed"
+          * doctest::timeout(20))
+{
+    using internals = coline::detail::connection_access;
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    const std::string long_line(10000, 'x');
+    std::string burst;
+    for (int i = 0; i < 20; ++i)
+        burst += long_line + "\n";
+    asio::write(peer, asio::buffer(burst));
+    auto echo_then_wait = [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 20; ++i)
+            co_await coline::write_line(conn, *co_await coline::read_line(conn));
+        CHECK(internals::input(conn).capacity() >= 10000); // grown for the long lines
+        auto [ec, line] = co_await coline::read_line(conn, 100ms, coline::as_tuple); // nothing more comes
+        CHECK(ec == error::timeout);
+    };
+    std::string echoed;
+    std::thread reader([&] { echoed = read_lines_from(peer, 20); });
+    run(io, echo_then_wait());
+    reader.join();
+    CHECK(echoed == burst);
+    CHECK(internals::input(conn).capacity() == 0);
+    CHECK(internals::output(conn).capacity() <= 1024);
 }
