@@ -74,7 +74,7 @@ class Server:
         self.name = name
         self.log = open(os.path.join(build, f"server-{name}.log"), "w+")
         program, *args = SERVERS[name]
-        takes_port = args == ["{port}"]  # binds 127.0.0.1:PORT and says nothing: pick a free port, then wait
+        self.takes_port = takes_port = args == ["{port}"]  # binds 127.0.0.1:PORT and says nothing: pick a port, wait
         if takes_port:
             self.port = free_port()
             args = [str(self.port)]
@@ -114,7 +114,7 @@ class Server:
             self.proc.kill()
             code = "killed"
         self.log.close()
-        if code != 0:
+        if code != 0 and not (self.takes_port and code == -signal.SIGTERM):  # (the README's server has no handler)
             print(f"warning: {self.name} exited with {code}", file=sys.stderr)
 
 

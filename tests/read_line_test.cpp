@@ -2,6 +2,9 @@
 #include "reference_splitter.hpp"
 #include "support.hpp"
 
+#include <poll.h>
+
+#include <atomic>
 #include <cstring>
 #include <thread>
 
@@ -452,4 +455,52 @@ TEST_CASE("a connection that waits for input holds no input buffer, and output b
     CHECK(echoed == burst);
     CHECK(internals::input(conn).capacity() == 0);
     CHECK(internals::output(conn).capacity() <= 1024);
+}
+
+TEST_CASE("a peer that keeps sending does not keep the executor from the other connections" * doctest::timeout(30))
+{
+    asio::io_context io;
+    auto [flooded, flooder] = make_tcp_pair(io);
+    auto [quiet, quiet_peer] = make_tcp_pair(io);
+    std::atomic<bool> stop{false};
+    auto answer_all = [&](coline::connection& conn) -> asio::awaitable<void> {
+        while (auto line = co_await coline::read_line(conn))
+            co_await coline::write_line(conn, "ok");
+    };
+    // The flooder sends lines without pause (and reads the answers, so neither side blocks).
+    std::thread sender([&, &peer = flooder] {
+        const std::string lines(64 * 1024, '\n');
+        std::error_code ec;
+        while (!stop && !ec)
+            asio::write(peer, asio::buffer(lines), ec);
+        peer.shutdown(asio::socket_base::shutdown_send, ec);
+    });
+    std::thread drain([&, &peer = flooder] {
+        char sink[65536];
+        std::error_code ec;
+        while (!ec)
+            peer.read_some(asio::buffer(sink), ec);
+    });
+    asio::co_spawn(io, answer_all(flooded), asio::detached);
+    asio::co_spawn(io, answer_all(quiet), asio::detached);
+    std::thread runner([&] { io.run(); });
+    std::this_thread::sleep_for(200ms); // the flood is under way
+    const auto asked = std::chrono::steady_clock::now();
+    asio::write(quiet_peer, asio::buffer(std::string_view("hello\n")));
+    std::string answer;
+    for (char c = 0; c != '\n';) { // at most 10 s (plain recv: Asio's blocking reads ignore SO_RCVTIMEO)
+        pollfd ready{quiet_peer.native_handle(), POLLIN, 0};
+        if (::poll(&ready, 1, 10000) <= 0 || ::recv(quiet_peer.native_handle(), &c, 1, 0) != 1)
+            break;
+        answer += c;
+    }
+    const auto waited = std::chrono::steady_clock::now() - asked;
+    stop = true;
+    sender.join();
+    quiet_peer.shutdown(asio::socket_base::shutdown_send);
+    runner.join();
+    flooded.close(); // ends the drain's read
+    drain.join();
+    CHECK(answer == "ok\n");
+    CHECK(waited < 2s); // not until the flood ends
 }

@@ -56,7 +56,9 @@ struct connection_options {
     /// on the executor ends); or when the connection is destroyed (see
     /// `basic_connection::~basic_connection`). Writes made while a read waits
     /// (from another coroutine) are sent at once. Turn it off to have each
-    /// write awaited until the kernel took it.
+    /// write awaited until the kernel took it, and for a connection on an
+    /// io_context run by several threads without a strand: the send at the
+    /// turn's end is a handler of its own on the connection's executor.
     bool coalesce_writes = true;
 };
 
@@ -111,6 +113,8 @@ public:
     ~basic_connection();
 
     /// The underlying stream, for socket options, endpoints and the like.
+    /// Bytes that writes kept (`coalesce_writes`) are not in it yet: `co_await
+    /// flush(conn)` before a shutdown, or anything else that ends or hands over the stream.
     Stream& stream() noexcept { return stream_; }
     /// The underlying stream.
     const Stream& stream() const noexcept { return stream_; }
@@ -176,6 +180,8 @@ private:
                                                   executor_type>;
     std::unique_ptr<turn_timer> write_turn_;
     bool reading_ = false; // a read is waiting for input
+    bool received_since_yield_ = false; // bytes came without a wait since the executor last ran others
+    std::size_t output_hint_ = 0;       // the output buffer's size before the last release
     bool writing_ = false; // sending_ is being written
     bool reading_stopped_ = false;
     bool read_cancelled_by_stop_ = false; // the abort the read sees is stop_reading()'s
@@ -263,6 +269,16 @@ struct connection_access {
     template <class Stream>
     static bool& reading(basic_connection<Stream>& c) noexcept { return c.reading_; }
     template <class Stream>
+    static bool& received_since_yield(basic_connection<Stream>& c) noexcept { return c.received_since_yield_; }
+    /// The output buffer, at the size the last burst needed when it starts empty.
+    template <class Stream>
+    static std::string& output_to_fill(basic_connection<Stream>& c)
+    {
+        if (c.output_.empty() && c.output_.capacity() < c.output_hint_)
+            c.output_.reserve(c.output_hint_);
+        return c.output_;
+    }
+    template <class Stream>
     static bool writing(basic_connection<Stream>& c) noexcept { return c.writing_; }
     template <class Stream>
     static auto& write_turn(basic_connection<Stream>& c)
@@ -336,8 +352,10 @@ struct connection_access {
     {
         c.input_.release();
         constexpr std::size_t small = 1024;
-        if (c.output_.empty() && c.output_.capacity() > small)
+        if (c.output_.empty() && c.output_.capacity() > small) {
+            c.output_hint_ = c.output_.capacity() / 2; // the next burst grows once at most; smaller ones shrink it
             std::string().swap(c.output_);
+        }
         if (!c.writing_ && c.sending_.capacity() > small)
             std::string().swap(c.sending_);
     }
@@ -565,6 +583,8 @@ basic_connection<Stream>& basic_connection<Stream>::operator=(basic_connection&&
     write_deadline_ = std::move(other.write_deadline_);
     write_turn_ = std::move(other.write_turn_);
     reading_ = std::exchange(other.reading_, false);
+    received_since_yield_ = std::exchange(other.received_since_yield_, false);
+    output_hint_ = std::exchange(other.output_hint_, 0);
     writing_ = std::exchange(other.writing_, false);
     reading_stopped_ = std::exchange(other.reading_stopped_, false);
     read_cancelled_by_stop_ = std::exchange(other.read_cancelled_by_stop_, false);

@@ -64,7 +64,8 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
     std::error_code ec;
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     if (filled < into.size()) {
-        co_await send_kept(conn, parent, ec);
+        if (send_kept_now(conn, ec))
+            co_await send_kept(conn, parent, ec);
         if (!ec && input.at_end())
             ec = error::partial_block;
     }

@@ -48,8 +48,8 @@ struct server_options {
     /// per-line deadline at once: a client must complete its next line within
     /// it, so one that sends nothing, or dribbles a line a byte at a time
     /// (slowloris), is closed. `write_timeout` closes a client that does not
-    /// read its answers. `coalesce_writes` is on: the server flushes after
-    /// each handler. Change fields one by one: assigning a fresh
+    /// read its answers. `coalesce_writes` is on, as everywhere; the server
+    /// flushes after each handler. Change fields one by one: assigning a fresh
     /// `connection_options{}` drops these defaults (no time limits at all).
     connection_options connection{
         .max_line_length = 64 * 1024,

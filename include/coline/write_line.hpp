@@ -28,7 +28,7 @@ namespace detail {
 template <class Stream, class... Args>
 void append_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
-    auto& output = connection_access::output(conn);
+    auto& output = connection_access::output_to_fill(conn);
     if constexpr (sizeof...(Args) == 0) {
         output.append(text);
     } else {
@@ -220,8 +220,9 @@ bool try_write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&..
 }
 
 /// Awaits sending every byte that `write_line` and `write` kept in the output buffer
-/// (see `connection_options::coalesce_writes`). Call it before closing a
-/// connection that stopped reading early. Time limit:
+/// (see `connection_options::coalesce_writes`), and reports whether they
+/// went. Call it before acting on `conn.stream()` yourself (a shutdown); the
+/// destructor sends kept bytes too, but has nobody to report a failure to. Time limit:
 /// `conn.options().write_timeout`, or `timeout`. Errors as for `write_line`.
 ///
 ///     co_await coline::flush(conn);

@@ -4,6 +4,7 @@
 #include <coline/error.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -15,37 +16,49 @@
 
 namespace coline::detail {
 
-/// Input buffers of the smallest size, kept per thread for the connections
-/// that wait for input without one: a connection gives its buffer back when
-/// everything in it was read, and takes one when bytes arrive, with no
-/// allocation in steady state. A few are kept; the rest are freed.
+/// Input buffers kept per thread for the connections that wait for input
+/// without one: a connection gives its buffer back when everything in it was
+/// read, and takes one of the size it needs when bytes arrive, so that neither an idle connection nor a steady stream
+/// of requests, long lines included, allocates. A few are kept, none larger
+/// than 128 KiB; the rest are freed.
 class buffer_pool {
 public:
-    static constexpr std::size_t block_size = 4096;
+    static constexpr std::size_t block_size = 4096;  // the smallest buffer
+    static constexpr std::size_t largest = 128 * 1024; // larger ones are freed
 
-    static std::unique_ptr<char[]> take()
+    struct block {
+        std::unique_ptr<char[]> data;
+        std::size_t size = 0;
+    };
+
+    static block take(std::size_t size)
     {
         auto& pool = mine();
-        if (pool.count_ > 0)
-            return std::move(pool.blocks_[--pool.count_]);
-        return std::make_unique_for_overwrite<char[]>(block_size);
+        for (std::size_t i = 0; i < pool.count_; ++i) {
+            if (pool.blocks_[i].size == size) { // exactly: the buffer's bound stays what line_buffer says
+                block found = std::move(pool.blocks_[i]);
+                pool.blocks_[i] = std::move(pool.blocks_[--pool.count_]);
+                return found;
+            }
+        }
+        return {std::make_unique_for_overwrite<char[]>(size), size};
     }
 
-    static void give(std::unique_ptr<char[]> block) noexcept
+    static void give(block b) noexcept
     {
         auto& pool = mine();
-        if (pool.count_ < kept)
-            pool.blocks_[pool.count_++] = std::move(block);
+        if (b.size <= largest && pool.count_ < kept)
+            pool.blocks_[pool.count_++] = std::move(b);
     }
 
 private:
-    static constexpr std::size_t kept = 8;
+    static constexpr std::size_t kept = 16;
     static buffer_pool& mine() noexcept
     {
         static thread_local buffer_pool pool;
         return pool;
     }
-    std::unique_ptr<char[]> blocks_[kept];
+    block blocks_[kept];
     std::size_t count_ = 0;
 };
 
@@ -79,6 +92,8 @@ public:
         at_end_ = std::exchange(other.at_end_, false);
         crlf_ = std::exchange(other.crlf_, false);
         line_open_ = std::exchange(other.line_open_, false);
+        peak_ = std::exchange(other.peak_, 0);
+        hint_ = std::exchange(other.hint_, 0);
         return *this;
     }
 
@@ -177,12 +192,17 @@ public:
     ~line_buffer() { give_back(); }
 
     /// Gives the storage back when nothing in it is unread (a connection
-    /// about to wait for input): capacity() is 0 until the next prepare().
+    /// about to wait for input): capacity() is 0 until the next prepare(),
+    /// which makes it as large as the bytes held since the last release
+    /// needed (no regrowing through every size when long lines come in bursts).
     /// Returns whether it did.
     bool release() noexcept
     {
         if (begin_ != end_ || discarding_)
             return false;
+        if (capacity_ > 0)
+            hint_ = std::min(std::bit_ceil(std::max(peak_, min_capacity)), capacity_);
+        peak_ = 0;
         clear();
         give_back();
         return true;
@@ -214,6 +234,7 @@ public:
     void commit(std::size_t n) noexcept
     {
         end_ += n;
+        peak_ = std::max(peak_, end_);
         read_filled_ = n == offered_;
     }
 
@@ -301,25 +322,25 @@ private:
     {
         if (begin_ > 0)
             compact();
-        const std::size_t wanted = capacity_ == 0 ? min_capacity : capacity_ * 2;
+        const std::size_t wanted = capacity_ == 0 ? std::max(min_capacity, hint_) : capacity_ * 2;
         // The limit can only be below end_ if max_line shrank meanwhile: then
         // make room anyway so next_line sees the bytes and reports them.
         const std::size_t size = std::max({std::min(wanted, limit), end_ + 1, block});
         if (size <= capacity_)
             return;
-        auto bigger = size == buffer_pool::block_size ? buffer_pool::take() : std::make_unique_for_overwrite<char[]>(size);
+        auto bigger = buffer_pool::take(size);
         if (end_ > 0)
-            std::memcpy(bigger.get(), data_.get(), end_);
+            std::memcpy(bigger.data.get(), data_.get(), end_);
         give_back();
-        data_ = std::move(bigger);
-        capacity_ = size;
+        data_ = std::move(bigger.data);
+        capacity_ = bigger.size;
     }
 
-    // Storage of the pool's size goes back to it; larger storage is freed.
+    // The storage goes back to the pool (which frees what it does not keep).
     void give_back() noexcept
     {
-        if (capacity_ == buffer_pool::block_size)
-            buffer_pool::give(std::move(data_));
+        if (data_)
+            buffer_pool::give({std::move(data_), capacity_});
         data_.reset();
         capacity_ = 0;
     }
@@ -335,6 +356,8 @@ private:
     bool at_end_ = false;
     bool crlf_ = false;      // the last line ended in "\r\n"
     bool line_open_ = false; // next_part returned part of a line, not its end
+    std::size_t peak_ = 0;   // most bytes held since the last release()
+    std::size_t hint_ = 0;   // the size to come back at after a release()
 };
 
 } // namespace coline::detail

@@ -157,17 +157,32 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
             }
             std::size_t n = 0;
             if constexpr (access::sends_at_turn_end<Stream>) {
-                // A socket: take what has arrived without an Asio operation;
-                // when nothing has, wait until something does, without
-                // holding buffers that have nothing in them.
-                n = access::receive_now(conn, reader.block, ec);
-                if (ec == asio::error::would_block) {
+                // A socket. Between requests, take what has arrived without
+                // an Asio operation, and when nothing has, wait until something
+                // does without holding buffers that have nothing in them. The
+                // rest of a request begun (a long line) comes through Asio's read.
+                if (!input.unread().empty()) {
+                    const std::span<char> space = input.prepare(max_line, reader.block);
+                    n = co_await access::stream(conn).async_read_some(
+                        asio::buffer(space.data(), space.size()),
+                        asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                     asio::redirect_error(asio::use_awaitable, ec)));
+                    input.commit(n);
+                    access::received_since_yield(conn) = false; // its completion came through the executor's queue
+                } else if ((n = access::receive_now(conn, reader.block, ec)) > 0
+                           && std::exchange(access::received_since_yield(conn), true)) {
+                    // A peer that keeps sending must not keep the others
+                    // waiting: after a receive that needed no wait, the next
+                    // lets the executor run the others first, as Asio's reads do.
+                    co_await asio::post(access::stream(conn).get_executor(), asio::use_awaitable);
+                } else if (ec == asio::error::would_block) {
                     ec.clear();
                     access::release_idle_buffers(conn);
                     co_await access::stream(conn).async_wait(
                         asio::socket_base::wait_read,
                         asio::bind_cancellation_slot(deadline.slot(parent.slot()),
                                                      asio::redirect_error(asio::use_awaitable, ec)));
+                    access::received_since_yield(conn) = false;
                 }
             } else {
                 bool waiting_first = false;
