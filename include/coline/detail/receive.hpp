@@ -143,6 +143,17 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
         auto& deadline = access::read_deadline(conn);
         read_in_progress reading(conn, timeout);
         [[maybe_unused]] bool waited = false; // (streams that are not sockets)
+        // The two ways to wait for the peer, each bound to the time limit and to our cancellation.
+        auto token = [&] {
+            return asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec));
+        };
+        auto wait_for_input = [&](auto& socket) { // (generic: instantiated only for sockets)
+            return socket.async_wait(asio::socket_base::wait_read, token());
+        };
+        auto read_some = [&] {
+            const std::span<char> space = input.prepare(max_line, reader.block);
+            return access::stream(conn).async_read_some(asio::buffer(space.data(), space.size()), token());
+        };
         bool stopped = false;
         while (!deadline.expired()) {
             if (cancelled()) {
@@ -162,12 +173,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
                 // does without holding buffers that have nothing in them. The
                 // rest of a request begun (a long line) comes through Asio's read.
                 if (!input.unread().empty()) {
-                    const std::span<char> space = input.prepare(max_line, reader.block);
-                    n = co_await access::stream(conn).async_read_some(
-                        asio::buffer(space.data(), space.size()),
-                        asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                     asio::redirect_error(asio::use_awaitable, ec)));
-                    input.commit(n);
+                    input.commit(n = co_await read_some());
                     access::received_since_yield(conn) = false; // its completion came through the executor's queue
                 } else if ((n = access::receive_now(conn, reader.block, ec)) > 0
                            && std::exchange(access::received_since_yield(conn), true)) {
@@ -178,10 +184,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
                 } else if (ec == asio::error::would_block) {
                     ec.clear();
                     access::release_idle_buffers(conn);
-                    co_await access::stream(conn).async_wait(
-                        asio::socket_base::wait_read,
-                        asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                     asio::redirect_error(asio::use_awaitable, ec)));
+                    co_await wait_for_input(access::stream(conn));
                     access::received_since_yield(conn) = false;
                 }
             } else {
@@ -190,20 +193,11 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
                     if (input.capacity() == 0 && !waited) {
                         // Nothing received yet: an idle connection costs no input buffer.
                         waited = waiting_first = true;
-                        co_await access::stream(conn).async_wait(
-                            asio::socket_base::wait_read,
-                            asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                         asio::redirect_error(asio::use_awaitable, ec)));
+                        co_await wait_for_input(access::stream(conn));
                     }
                 }
-                if (!waiting_first) {
-                    const std::span<char> space = input.prepare(max_line, reader.block);
-                    n = co_await access::stream(conn).async_read_some(
-                        asio::buffer(space.data(), space.size()),
-                        asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                     asio::redirect_error(asio::use_awaitable, ec)));
-                    input.commit(n);
-                }
+                if (!waiting_first)
+                    input.commit(n = co_await read_some());
             }
 
             if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired()) {
