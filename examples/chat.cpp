@@ -30,18 +30,26 @@ asio::awaitable<void> read_lines(coline::connection& conn, chat_room& room, chat
             co_return; // the client left, or broke a limit (a line over 1000 bytes, ...)
         room.handle(me, *line);
         // Let the writers run before the next line (it may be buffered already):
-        // a client that sends fast is then paced by those that read, not ahead of them.
+        // a client that sends fast gets one line into the room per turn, and
+        // each writer sends all its lines per turn, so those that read keep up.
         co_await asio::post(conn.get_executor(), asio::use_awaitable);
     }
 }
 
-// Sends the member's outbox as fast as its client takes it.
+// Sends the member's outbox as fast as its client takes it: all of it in one
+// write, since while several clients talk at once, lines come in faster than
+// one per turn.
 asio::awaitable<void> write_lines(coline::connection& conn, chat_member& me, asio::steady_timer& wakeup)
 {
+    std::string batch;
     for (;;) {
-        while (!me.outbox.empty())
-            if (auto [ec] = co_await coline::write_line(conn, coline::as_tuple, me.take()); ec)
+        while (!me.outbox.empty()) {
+            batch.clear();
+            while (!me.outbox.empty())
+                (batch += me.take()) += '\n';
+            if (auto [ec] = co_await coline::write(conn, coline::as_tuple, "{}", batch); ec)
                 co_return;
+        }
         co_await wait(wakeup);
     }
 }
@@ -62,7 +70,7 @@ asio::awaitable<void> session(coline::connection& conn, chat_room& room)
     // so each of them returns on errors.
     co_await (read_lines(conn, room, me) || write_lines(conn, me, wakeup) || until_dropped(me, wakeup));
     if (me.dropped)
-        fmt::print(stderr, "dropped {}: its client does not read\n", me.nick);
+        fmt::print(stderr, "dropped {}: its client does not read\n", coline::printable{me.nick});
 }
 
 int main(int argc, char* argv[])
@@ -85,8 +93,9 @@ try {
             fmt::print(stderr, "client dropped: {}\n", e.what());
         }
     };
-    coline::run_server(listen_endpoint(host, port),
-                       [&room](coline::connection& conn) { return session(conn, room); }, options, run);
+    return exit_status(coline::run_server(listen_endpoint(host, port),
+                                          [&room](coline::connection& conn) { return session(conn, room); },
+                                          options, run));
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "chat: {}\n", e.what());
     return 1;

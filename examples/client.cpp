@@ -30,7 +30,7 @@ asio::awaitable<int> client(std::string host, std::string port, std::vector<std:
         fmt::print("Don t connect\n");
         co_return 1;
     }
-    fmt::print("Buffer Data: {}\n", *greeting);
+    fmt::print("Buffer Data: {}\n", coline::printable{*greeting}); // the server's bytes cannot drive the terminal
     fmt::print("Writing to socket\n");
     for (const auto& line : lines) {
         co_await coline::write_line(conn, line);
@@ -40,7 +40,7 @@ asio::awaitable<int> client(std::string host, std::string port, std::vector<std:
             co_return 1;
         }
         // Like the tutorial, echo what was sent in lower case.
-        fmt::print("sent to Server:{} response from server is:{}\n", lower(line), *answer);
+        fmt::print("sent to Server:{} response from server is:{}\n", lower(line), coline::printable{*answer});
     }
     co_return 0;
 }

@@ -26,7 +26,7 @@ try {
         fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
     };
     // Until SIGINT/SIGTERM; a client that breaks the limits (a line over 64 KiB, ...) is just closed.
-    coline::run_server(listen_endpoint(host, port), session, options, run);
+    return exit_status(coline::run_server(listen_endpoint(host, port), session, options, run));
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "echo: {}\n", e.what());
     return 1;

@@ -308,14 +308,14 @@ try {
     for (int i = 1, positional = 0; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "-m" && i + 1 < argc)
-            megabytes = number_argument(argv[++i], 1024 * 1024, "memory limit in megabytes");
+            megabytes = number_argument(argv[++i], 2, 1024 * 1024, "memory limit in megabytes"); // 2: the largest
+                                                                                                   // item, and one
+                                                                                                   // being received
         else if (arg == "--max-clients" && i + 1 < argc)
-            options.max_clients = number_argument(argv[++i], 1'000'000, "client count");
+            options.max_clients = number_argument(argv[++i], 1, 1'000'000, "client count");
         else
-            (positional++ == 0 ? host : port) = arg;
+            host_or_port(arg, positional, host, port);
     }
-    if (megabytes < 2) // the largest item, and another one being received
-        throw std::invalid_argument("the memory limit is at least 2 megabytes");
     cache = memcache::store(megabytes * 1024 * 1024, item_limit);
 
     options.connection.newline = coline::line_ending::crlf;
@@ -326,7 +326,7 @@ try {
     run.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
         fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
     };
-    coline::run_server(listen_endpoint(host, port), session, options, run);
+    return exit_status(coline::run_server(listen_endpoint(host, port), session, options, run));
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "memcache_server: {}\n", e.what());
     return 1;

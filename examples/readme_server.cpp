@@ -5,7 +5,7 @@ asio::awaitable<void> session(coline::connection conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn)) {
-        fmt::print("Buffer: {}\n", *line);
+        fmt::print("Buffer: {}\n", coline::printable{*line});
         co_await coline::write_line(conn, "Information received");
     }
 }

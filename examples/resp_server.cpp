@@ -135,9 +135,9 @@ try {
     for (int i = 1, positional = 0; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--maxmemory" && i + 1 < argc)
-            max_memory = number_argument(argv[++i], 1ul << 40, "memory size in bytes");
+            max_memory = number_argument(argv[++i], 1, 1ul << 40, "memory size in bytes");
         else
-            (positional++ == 0 ? host : port) = arg;
+            host_or_port(arg, positional, host, port);
     }
     store = resp::store(max_memory, limits);
 
@@ -149,7 +149,7 @@ try {
     run.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {
         fmt::print(stderr, "Listening on {}:{}\n", endpoint.address().to_string(), endpoint.port());
     };
-    coline::run_server(listen_endpoint(host, port), session, options, run);
+    return exit_status(coline::run_server(listen_endpoint(host, port), session, options, run));
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "resp_server: {}\n", e.what());
     return 1;

@@ -38,20 +38,21 @@ asio::awaitable<void> session(Connection& conn)
             fmt::print(stderr, "client dropped: {}\n", ec.message());
         if (!line)
             break;
-        log("Buffer: {}\n", *line);
+        log("Buffer: {}\n", coline::printable{*line}); // the client's bytes cannot drive the terminal
         co_await coline::write_line(conn, "Information received");
     }
     log("Closed the socket\n");
 }
 
 template <class Endpoint>
-void serve(const Endpoint& endpoint, const coline::server_options& options, std::size_t threads)
+int serve(const Endpoint& endpoint, const coline::server_options& options, std::size_t threads)
 {
     coline::run_options<Endpoint> run;
     run.threads = threads;
     run.on_listening = [](const Endpoint& at) { fmt::print(stderr, "Listening on {}\n", fmt::streamed(at)); };
-    // Until SIGINT/SIGTERM: then stop accepting, answer the lines already received, and return.
-    coline::run_server(endpoint, session<coline::socket_connection<typename Endpoint::protocol_type>>, options, run);
+    // Until SIGINT/SIGTERM: then stop accepting, answer the lines already received, and return
+    // (at once after a second signal).
+    return coline::run_server(endpoint, session<coline::socket_connection<typename Endpoint::protocol_type>>, options, run);
 }
 
 // Removes the socket file at `path` unless a server answers there; anything but a socket stays.
@@ -79,29 +80,31 @@ try {
             fmt::print(stderr, "client dropped: {}\n", e.what());
         }
     };
-    for (int i = 1, positional = 0; i < argc; ++i) {
+    int positional = 0; // host and port seen
+    for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--quiet")
             quiet = true;
         else if (arg == "--unix" && i + 1 < argc)
             unix_path = argv[++i];
         else if (arg == "--max-clients" && i + 1 < argc)
-            options.max_clients = number_argument(argv[++i], 1'000'000, "client count");
+            options.max_clients = number_argument(argv[++i], 1, 1'000'000, "client count");
         else if (arg == "--threads" && i + 1 < argc)
-            threads = number_argument(argv[++i], 256, "thread count");
+            threads = number_argument(argv[++i], 1, 256, "thread count");
         else
-            (positional++ == 0 ? host : port) = arg;
+            host_or_port(arg, positional, host, port);
     }
 
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ); // log lines show as they happen, even in a pipe
     if (unix_path.empty())
-        serve(listen_endpoint(host, port), options, threads);
-    else {
-        if (!remove_stale_socket(unix_path)) // one left by a server that did not exit cleanly goes
-            throw std::invalid_argument("a server is listening on " + unix_path);
-        serve(asio::local::stream_protocol::endpoint(unix_path), options, threads);
-        remove_stale_socket(unix_path);
-    }
+        return exit_status(serve(listen_endpoint(host, port), options, threads));
+    if (positional > 0)
+        throw std::invalid_argument("--unix takes no host or port");
+    if (!remove_stale_socket(unix_path)) // one left by a server that did not exit cleanly goes
+        throw std::invalid_argument("a server is listening on " + unix_path);
+    const int forced = serve(asio::local::stream_protocol::endpoint(unix_path), options, threads);
+    remove_stale_socket(unix_path);
+    return exit_status(forced);
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "server: {}\n", e.what());
     return 1;

@@ -19,7 +19,7 @@ asio::awaitable<int> client(std::string host, std::string port, asio::ssl::conte
     conn.options().write_timeout = 5s;
 
     auto greeting = co_await coline::read_line(conn);
-    fmt::print("Buffer Data: {}\n", greeting.value_or("<end>"));
+    fmt::print("Buffer Data: {}\n", coline::printable{greeting.value_or("<end>")});
     for (const auto& line : lines) {
         co_await coline::write_line(conn, line);
         auto answer = co_await coline::read_line(conn);
@@ -27,7 +27,7 @@ asio::awaitable<int> client(std::string host, std::string port, asio::ssl::conte
             fmt::print("Server closed the connection\n");
             co_return 1;
         }
-        fmt::print("sent to Server:{} response from server is:{}\n", line, *answer);
+        fmt::print("sent to Server:{} response from server is:{}\n", line, coline::printable{*answer});
     }
     co_await coline::shutdown_tls(conn, 5s);
     co_return 0;

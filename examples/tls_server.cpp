@@ -6,6 +6,7 @@
 // A throwaway certificate for trying it out: see examples/README.md.
 #include "command_line.hpp"
 
+#include <coline/printable.hpp>
 #include <coline/run_server.hpp>
 #include <coline/tls.hpp>
 
@@ -20,7 +21,7 @@ asio::awaitable<void> session(coline::tls_connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn)) {
-        fmt::print("Buffer: {}\n", *line);
+        fmt::print("Buffer: {}\n", coline::printable{*line});
         co_await coline::write_line(conn, "Information received");
     }
 } // the server answers the client's close_notify with its own
@@ -31,7 +32,7 @@ try {
     coline::server_options options;
     for (int i = 1; i < argc; ++i) {
         if (std::string(argv[i]) == "--max-clients" && i + 1 < argc)
-            options.max_clients = number_argument(argv[++i], 1'000'000, "client count"); // the others are closed
+            options.max_clients = number_argument(argv[++i], 1, 1'000'000, "client count"); // the others are closed
         else
             args.push_back(argv[i]);
     }
@@ -56,8 +57,9 @@ try {
     };
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
     // The same server as over plain TCP, with the handshake (10 s at most) between accept and session.
-    // SIGINT/SIGTERM: stop accepting, answer the lines already received, exit 0.
-    coline::run_server(listen_endpoint(args[0], args[1]), session, options, run, coline::tls_transport{tls});
+    // SIGINT/SIGTERM: stop accepting, answer the lines already received, exit 0 (a second one: at once).
+    return exit_status(
+        coline::run_server(listen_endpoint(args[0], args[1]), session, options, run, coline::tls_transport{tls}));
 } catch (const std::exception& e) { // a bad argument, a missing certificate, an address in use, ...
     fmt::print(stderr, "tls_server: {}\n", e.what());
     return 1;

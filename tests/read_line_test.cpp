@@ -332,8 +332,33 @@ TEST_CASE("stop_reading ends the input gracefully" * doctest::timeout(10))
             co_return std::string(line.value_or("<end>"));
         };
         CHECK(run(io, read_while_stopping()) == "half");
-        // What came with it was received: it is returned too, and nothing more is read.
-        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("in the same read"));
+        // What came with it had not arrived when the stop began: it is not returned.
+        CHECK_FALSE(run(io, coline::read_line(conn)));
+        CHECK_FALSE(coline::try_read_line(conn));
+    }
+    SUBCASE("lines that arrive after the stop are not read, though they wait unread")
+    {
+        asio::write(peer, asio::buffer(std::string_view("one\ntwo\n")));
+        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("one"));
+        asio::write(peer, asio::buffer(std::string_view("three\nfour\n")));
+        REQUIRE(wait_for_arrival(conn.stream(), 11));
+        conn.stop_reading(); // "three" and "four" have arrived: they are still read
+        asio::write(peer, asio::buffer(std::string_view("five\nsix\n")));
+        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("two"));
+        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("three"));
+        CHECK(coline::try_read_line(conn) == std::optional<std::string_view>("four"));
+        CHECK_FALSE(coline::try_read_line(conn));
+        CHECK_FALSE(run(io, coline::read_line(conn)));
+        CHECK_FALSE(run(io, coline::read_line(conn))); // and it stays ended
+    }
+    SUBCASE("a request's block that arrives after the stop is still read")
+    {
+        asio::write(peer, asio::buffer(std::string_view("set 5\n")));
+        REQUIRE(wait_for_arrival(conn.stream(), 6));
+        conn.stop_reading();
+        asio::write(peer, asio::buffer(std::string_view("hello")));
+        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("set 5"));
+        CHECK(run(io, coline::read_exactly(conn, 5, 5s)) == "hello");
         CHECK_FALSE(run(io, coline::read_line(conn)));
     }
 }

@@ -218,6 +218,63 @@ TEST_CASE("a grace period of no_timeout waits for a begun line as long as it tak
     stopper.join();
 }
 
+TEST_CASE("after stop(), a client that keeps sending is read only up to what had arrived, and every line read is answered"
+          * doctest::timeout(60))
+{
+    coline::server_options options;
+    options.grace_period = coline::no_timeout; // the stop point alone must bound the stop
+    std::atomic<std::size_t> lines_read = 0;
+    auto counting_echo = [&lines_read](coline::connection& conn) -> asio::awaitable<void> {
+        co_await coline::write_line(conn, "Connect");
+        while (auto line = co_await coline::read_line(conn)) {
+            ++lines_read;
+            co_await coline::write_line(conn, "Information received {}", line->size());
+        }
+    };
+    background_server server(options, counting_echo);
+    blocking_client client(server.port());
+    REQUIRE(client.line() == "Connect");
+
+    // The flooder sends lines of 100 bytes for up to 15 s, until the server cuts it off.
+    std::thread flooder([&] {
+        std::string chunk;
+        for (int i = 0; i < 256; ++i)
+            chunk += std::string(99, 'x') + "\n";
+        const auto give_up = std::chrono::steady_clock::now() + 15s;
+        const int fd = client.socket().native_handle();
+        while (std::chrono::steady_clock::now() < give_up) {
+            const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                break; // cut off
+            if (n < 0) {
+                pollfd wanted{fd, POLLOUT, 0};
+                ::poll(&wanted, 1, 100);
+            }
+        }
+    });
+    std::size_t answers = 0, wrong = 0;
+    std::error_code ended;
+    std::chrono::steady_clock::duration stop_took{};
+    std::thread stopper;
+    for (;;) {
+        if (answers == 20000) // the flood is well under way
+            stopper = std::thread([&] { stop_took = server.stop(); });
+        const std::string line = client.line(&ended);
+        if (ended)
+            break;
+        wrong += line != "Information received 99";
+        ++answers;
+    }
+    if (stopper.joinable())
+        stopper.join();
+    flooder.join();
+    CHECK(answers > 20000);
+    CHECK(stop_took < 5s); // not when the flooder gives up, 15 s on
+    CHECK(ended == asio::error::eof); // the answers, then the server's end: not a reset
+    CHECK(answers == lines_read.load());
+    CHECK(wrong == 0);
+}
+
 TEST_CASE("when the grace period is over, a handler awaiting something else is cancelled too" * doctest::timeout(30))
 {
     std::promise<void> started;

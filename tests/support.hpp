@@ -12,6 +12,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,18 @@ template <class T, class Done>
 void spawn_operation(asio::io_context& io, asio::awaitable<T> operation, Done done)
 {
     asio::co_spawn(io, detail::deliver(std::move(operation), std::move(done)), asio::detached);
+}
+
+/// Waits (up to `limit`) until `socket` has `n` bytes to read; whether it has.
+inline bool wait_for_arrival(tcp::socket& socket, std::size_t n, std::chrono::steady_clock::duration limit = 5s)
+{
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (socket.available() < n)
+        if (std::chrono::steady_clock::now() > give_up)
+            return false;
+        else
+            std::this_thread::yield();
+    return true;
 }
 
 /// An acceptor on 127.0.0.1 with a port the kernel picked.

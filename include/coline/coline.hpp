@@ -6,6 +6,7 @@
 #include <coline/connect.hpp>
 #include <coline/connection.hpp>
 #include <coline/error.hpp>
+#include <coline/printable.hpp>
 #include <coline/read_bytes.hpp>
 #include <coline/read_line.hpp>
 #include <coline/run_server.hpp>

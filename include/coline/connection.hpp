@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -20,6 +21,30 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+namespace coline::detail {
+
+// Bytes a stream has decoded but not handed out yet (TLS specialises it).
+template <class Stream>
+struct decoded_bytes {
+    static std::size_t count(Stream&) { return 0; }
+};
+
+// Bytes that have arrived and that a read would return without waiting
+// (over TLS, the encrypted ones count as they are: a little more).
+template <class Stream>
+std::size_t bytes_arrived(Stream& stream)
+{
+    std::error_code ec;
+    std::size_t n = decoded_bytes<Stream>::count(stream);
+    if constexpr (requires { stream.available(ec); })
+        n += stream.available(ec);
+    else if constexpr (requires { stream.lowest_layer().available(ec); })
+        n += stream.lowest_layer().available(ec);
+    return ec ? 0 : n;
+}
+
+} // namespace coline::detail
 
 namespace coline {
 
@@ -139,13 +164,18 @@ public:
     line_ending last_line_ending() const noexcept { return input_.last_line_crlf() ? line_ending::crlf : line_ending::lf; }
 
     /// Ends the input gracefully, as a server does when it shuts down:
-    /// `read_line` still returns the lines already received (bytes that have
-    /// reached the socket included), waits for a line that has begun to
-    /// arrive, then returns the end of the stream without waiting for the peer
-    /// to end it. A `read_line` waiting with nothing begun returns the end at
-    /// once. Writing is not affected.
+    /// `read_line` still returns the lines that had arrived when it was
+    /// called (bytes that had reached the socket included), waits for the
+    /// rest of the last of them if it had begun, then returns the end of the
+    /// stream without waiting for the peer to end it. Lines sent later are not
+    /// read, so a peer that keeps sending cannot keep the connection open.
+    /// A `read_line` waiting with nothing begun returns the end at once.
+    /// `read_exactly` still reads the block a request announced. Writing is
+    /// not affected.
     void stop_reading() noexcept
     {
+        if (!reading_stopped_)
+            stop_point_ = input_.received_total() + detail::bytes_arrived(stream_);
         reading_stopped_ = true;
         if (reading_ && input_.unread().empty()) {
             read_cancelled_by_stop_ = true;
@@ -184,6 +214,7 @@ private:
     std::size_t output_hint_ = 0;       // the output buffer's size before the last release
     bool writing_ = false; // sending_ is being written
     bool reading_stopped_ = false;
+    std::uint64_t stop_point_ = 0; // with reading_stopped_: the stream's bytes that had arrived then
     bool read_cancelled_by_stop_ = false; // the abort the read sees is stop_reading()'s
     std::error_code write_failed_;        // once a write failed, every later one fails alike
     bool send_failure_unreported_ = false; // write_failed_ comes from a send at the turn's end
@@ -527,6 +558,14 @@ struct connection_access {
             c.write_turn_->cancel();
     }
 
+    /// After stop_reading(): whether every line that had arrived then was
+    /// taken, and no line is half taken (read_line_part): the next line read returns the end.
+    template <class Stream>
+    static bool past_stop_point(const basic_connection<Stream>& c) noexcept
+    {
+        return c.reading_stopped_ && c.input_.taken_total() >= c.stop_point_ && !c.input_.line_open();
+    }
+
     /// Whether the read just aborted was cancelled by stop_reading() (and forgets it).
     template <class Stream>
     static bool take_stop_cancel(basic_connection<Stream>& c) noexcept
@@ -587,6 +626,7 @@ basic_connection<Stream>& basic_connection<Stream>::operator=(basic_connection&&
     output_hint_ = std::exchange(other.output_hint_, 0);
     writing_ = std::exchange(other.writing_, false);
     reading_stopped_ = std::exchange(other.reading_stopped_, false);
+    stop_point_ = std::exchange(other.stop_point_, 0);
     read_cancelled_by_stop_ = std::exchange(other.read_cancelled_by_stop_, false);
     write_failed_ = std::exchange(other.write_failed_, {});
     send_failure_unreported_ = std::exchange(other.send_failure_unreported_, false);

@@ -21,6 +21,7 @@ namespace detail {
 
 struct exact_reader {
     using value_type = std::string_view;
+    static constexpr bool reads_lines = false;
     std::size_t block;
     std::size_t limit;
     bool take(line_buffer& input, value_type& bytes, std::error_code& ec)
@@ -39,6 +40,7 @@ struct exact_reader {
 
 struct some_reader {
     using value_type = std::string_view;
+    static constexpr bool reads_lines = false;
     std::size_t most;
     std::size_t block = 0;
     bool take(line_buffer& input, value_type& bytes, std::error_code&)

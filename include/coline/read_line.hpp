@@ -27,6 +27,7 @@ namespace detail {
 
 struct line_reader {
     using value_type = std::optional<std::string_view>;
+    static constexpr bool reads_lines = true;
     std::size_t max_line;
     std::size_t block = 0;
     bool take(line_buffer& input, value_type& line, std::error_code& ec)
@@ -39,6 +40,7 @@ struct line_reader {
 
 struct line_part_reader {
     using value_type = std::optional<line_part>;
+    static constexpr bool reads_lines = true;
     std::size_t block = 0;
     bool take(line_buffer& input, value_type& part, std::error_code&)
     {
@@ -115,6 +117,8 @@ asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_
 template <class Stream>
 std::optional<std::string_view> try_read_line(basic_connection<Stream>& conn)
 {
+    if (detail::connection_access::past_stop_point(conn))
+        return std::nullopt; // read_line reports the end
     return detail::connection_access::input(conn).next_line_if_whole(conn.options().max_line_length);
 }
 

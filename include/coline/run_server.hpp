@@ -26,7 +26,8 @@ struct run_options {
     /// clients over them). More than one needs TCP.
     std::size_t threads = 1;
 
-    /// Stop on SIGINT and SIGTERM.
+    /// Stop on SIGINT and SIGTERM; a second one during the grace period
+    /// stops at once (`server::stop_now`), as a second Ctrl-C does.
     bool stop_on_signals = true;
 
     /// Called once the servers listen, with the endpoint they are bound to
@@ -44,10 +45,15 @@ struct run_options {
 /// The transport follows from the endpoint (TCP or a Unix socket) unless one
 /// is given: `coline::tls_transport` for TLS.
 ///
-///     coline::run_server(asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), 10008}, session);
+/// Returns 0, or the number of the second signal that cut the graceful stop
+/// short. A shell reports a program that a signal ended as 128 plus its
+/// number; `main` can do the same:
+///
+///     if (int forced = coline::run_server(endpoint, session))
+///         return 128 + forced; // 130 after a second Ctrl-C
 template <stream_endpoint Endpoint, transport Transport = plain_transport<typename Endpoint::protocol_type>>
     requires std::same_as<typename Transport::protocol_type, typename Endpoint::protocol_type>
-void run_server(const Endpoint& endpoint, session_handler<typename Transport::connection_type> handler,
+int run_server(const Endpoint& endpoint, session_handler<typename Transport::connection_type> handler,
                 server_options options = {}, run_options<Endpoint> run = {}, Transport transport = {})
 {
     const std::size_t count = std::max<std::size_t>(1, run.threads);
@@ -73,12 +79,21 @@ void run_server(const Endpoint& endpoint, session_handler<typename Transport::co
             s->stop();
     };
     asio::signal_set signals(*contexts[0]);
+    int forced_by = 0;
     if (run.stop_on_signals) {
         signals.add(SIGINT);
         signals.add(SIGTERM);
         signals.async_wait([&](std::error_code ec, int) {
-            if (!ec)
-                stop_all();
+            if (ec)
+                return;
+            stop_all();
+            signals.async_wait([&](std::error_code ec, int second) {
+                if (ec)
+                    return;
+                forced_by = second;
+                for (auto& s : servers)
+                    s->stop_now();
+            });
         });
     }
     std::stop_callback on_stop(run.stop, stop_all);
@@ -121,6 +136,7 @@ void run_server(const Endpoint& endpoint, session_handler<typename Transport::co
     threads.clear(); // joins
     if (failure)
         std::rethrow_exception(failure);
+    return forced_by;
 }
 
 } // namespace coline

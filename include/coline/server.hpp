@@ -178,16 +178,16 @@ public:
         const auto force_at = detail::time_after(options_.grace_period);
         bool forced = false;
         while (!sessions_.empty()) {
+            if (!forced && stopping_now_) {
+                forced = true;
+                close_sessions();
+            }
             wake_.expires_at(forced ? std::chrono::steady_clock::time_point::max() : force_at);
             std::error_code ec;
             co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (!ec && !forced) {
                 forced = true;
-                for (auto& session : sessions_) {
-                    if (session.conn)
-                        session.conn->close();
-                    session.cancel.emit(asio::cancellation_type::terminal); // whatever else it awaits
-                }
+                close_sessions();
             }
         }
     }
@@ -216,8 +216,29 @@ public:
         });
     }
 
+    /// Stops at once, as when the grace period is over: `stop()`, then
+    /// every connection is closed and every handler cancelled. Callable from
+    /// any thread, also during a graceful stop (a second Ctrl-C).
+    void stop_now()
+    {
+        stop();
+        asio::dispatch(executor_, [this] {
+            stopping_now_ = true;
+            wake_.cancel();
+        });
+    }
+
 private:
     friend struct detail::server_access;
+
+    void close_sessions()
+    {
+        for (auto& session : sessions_) {
+            if (session.conn)
+                session.conn->close();
+            session.cancel.emit(asio::cancellation_type::terminal); // whatever else it awaits
+        }
+    }
     using socket_type = typename protocol_type::socket;
 
     struct session {
@@ -369,6 +390,7 @@ private:
     asio::steady_timer wake_;    // wakes run() when the last session ends
     std::size_t most_sessions_ = 0; // since memory was last given back
     bool stopping_ = false;
+    bool stopping_now_ = false;
 };
 
 /// A server over plain TCP.

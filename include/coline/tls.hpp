@@ -46,10 +46,10 @@ namespace detail {
 // (Best effort: Asio may also hold a few encrypted bytes in a buffer of its own.)
 template <class Stream>
 struct decoded_bytes<asio::ssl::stream<Stream>> {
-    static bool waiting(asio::ssl::stream<Stream>& stream)
+    static std::size_t count(asio::ssl::stream<Stream>& stream)
     {
         SSL* ssl = stream.native_handle();
-        return ::SSL_has_pending(ssl) == 1 || ::BIO_ctrl_pending(::SSL_get_rbio(ssl)) > 0;
+        return static_cast<std::size_t>(std::max(::SSL_pending(ssl), 0)) + ::BIO_ctrl_pending(::SSL_get_rbio(ssl));
     }
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -94,6 +95,7 @@ public:
         line_open_ = std::exchange(other.line_open_, false);
         peak_ = std::exchange(other.peak_, 0);
         hint_ = std::exchange(other.hint_, 0);
+        dropped_ = std::exchange(other.dropped_, 0);
         return *this;
     }
 
@@ -256,6 +258,11 @@ public:
 
     bool at_end() const noexcept { return at_end_; }
     std::string_view unread() const noexcept { return {data_.get() + begin_, end_ - begin_}; }
+    /// Bytes of the stream taken (or skipped) so far, and received so far.
+    std::uint64_t taken_total() const noexcept { return dropped_ + begin_; }
+    std::uint64_t received_total() const noexcept { return dropped_ + end_; }
+    /// Whether next_part returned the start of a line and not its end yet.
+    bool line_open() const noexcept { return line_open_; }
     std::size_t capacity() const noexcept { return capacity_; }
 
 private:
@@ -308,10 +315,15 @@ private:
         return static_cast<const char*>(std::memchr(data_.get() + from, '\n', end_ - from));
     }
 
-    void clear() noexcept { begin_ = end_ = scan_ = 0; }
+    void clear() noexcept
+    {
+        dropped_ += end_;
+        begin_ = end_ = scan_ = 0;
+    }
 
     void compact() noexcept
     {
+        dropped_ += begin_;
         std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
         end_ -= begin_;
         scan_ = scan_ > begin_ ? scan_ - begin_ : 0;
@@ -358,6 +370,7 @@ private:
     bool line_open_ = false; // next_part returned part of a line, not its end
     std::size_t peak_ = 0;   // most bytes held since the last release()
     std::size_t hint_ = 0;   // the size to come back at after a release()
+    std::uint64_t dropped_ = 0; // stream bytes before data_[0]: taken, then moved or cleared away
 };
 
 } // namespace coline::detail

@@ -16,27 +16,6 @@ constexpr bool can_wait_for_input = requires(Stream& s) {
     s.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
 };
 
-// Bytes a stream has decoded but not handed out yet (TLS specialises it).
-template <class Stream>
-struct decoded_bytes {
-    static bool waiting(Stream&) { return false; }
-};
-
-// Whether bytes have arrived that a read would return at once.
-template <class Stream>
-bool bytes_waiting(Stream& stream)
-{
-    std::error_code ec;
-    if (decoded_bytes<Stream>::waiting(stream))
-        return true;
-    if constexpr (requires { stream.available(ec); })
-        return stream.available(ec) > 0 && !ec;
-    else if constexpr (requires { stream.lowest_layer().available(ec); })
-        return stream.lowest_layer().available(ec) > 0 && !ec;
-    else
-        return false;
-}
-
 // Before a read waits or reports bad news: the bytes kept by writes go out
 // (while another coroutine's send is in progress, that one sends them), and
 // a send that failed at the end of a turn is reported, unless `ec` is set.
@@ -107,10 +86,13 @@ private:
 //   std::size_t block;                   // room the input buffer needs (0: any)
 //   bool take(line_buffer&, value_type&, std::error_code&);   // true: done (value or error)
 //   void end(value_type&, std::error_code finished, std::error_code&); // the stream ended first
+//   static constexpr bool reads_lines; // true: ends at stop_reading()'s stop point;
+//                                      // false: bytes a request announced, read while any are there
 // `finished` is line_buffer::finish()'s verdict, or success when the end is stop_reading()'s.
 template <class Reader>
 concept reader = requires(Reader r, line_buffer& in, typename Reader::value_type& v, std::error_code& ec) {
     { r.block } -> std::convertible_to<std::size_t>;
+    { Reader::reads_lines } -> std::convertible_to<bool>;
     { r.take(in, v, ec) } -> std::same_as<bool>;
     r.end(v, ec, ec);
 };
@@ -127,7 +109,16 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
     const std::size_t max_line = conn.options().max_line_length;
     std::error_code ec;
     typename Reader::value_type value{};
-    bool done = reader.take(input, value, ec);
+    // After stop_reading(), what had arrived then is read, and a line (or
+    // block) that had begun is awaited; nothing else.
+    auto stop_point_reached = [&] {
+        if constexpr (Reader::reads_lines)
+            return access::past_stop_point(conn);
+        else
+            return conn.reading_stopped() && input.unread().empty() && bytes_arrived(access::stream(conn)) == 0;
+    };
+    const bool stopped_before = Reader::reads_lines && access::past_stop_point(conn);
+    bool done = !stopped_before && reader.take(input, value, ec);
     if (done && !ec)
         co_return complete<Style>(ec, std::move(value), what); // it was buffered: the usual case when pipelined
 
@@ -137,7 +128,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
     if ((!done || ec) && send_kept_now(conn, ec))
         co_await send_kept(conn, parent, ec);
 
-    if (!done && !ec && input.at_end()) {
+    if (!done && !ec && (input.at_end() || stopped_before)) {
         reader.end(value, {}, ec);
     } else if (!done && !ec) {
         auto& deadline = access::read_deadline(conn);
@@ -160,9 +151,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
                 ec = asio::error::operation_aborted;
                 break;
             }
-            // After stop_reading(), what has arrived is still read, and a line
-            // (or block) that has begun is awaited; nothing else.
-            if (conn.reading_stopped() && input.unread().empty() && !bytes_waiting(access::stream(conn))) {
+            if (stop_point_reached()) {
                 stopped = true;
                 break;
             }

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""The examples against hostile and hurried clients, over loopback on ports
+the kernel picks; each server is started here and stopped by its PID.
+
+  reliability_test.py SERVER CHAT
+
+1. A client that keeps sending after SIGTERM: the server stops within a few
+   seconds (not at its 10 s grace), with every line it read answered.
+2. SIGTERM, then SIGINT during the grace period: the server stops at once
+   and exits 130 (128 + SIGINT).
+3. Client bytes in the server's log cannot drive a terminal.
+4. Command-line values that make no sense are refused, with one line, status 1.
+5. The chat room: 3 clients send 2000 lines each at once; a client that
+   reads gets all 6000, each sender's in order.
+Prints "ok: ..." or "FAILED: ..." per check; exits 1 if any failed.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+failed = False
+
+
+def check(what, condition, detail=""):
+    global failed
+    print(("ok: " if condition else "FAILED: ") + what + ("" if condition or not detail else f" ({detail})"))
+    failed |= not condition
+
+
+class Server:
+    """An example server on 127.0.0.1 and a port the kernel picks."""
+
+    def __init__(self, binary, *args):
+        self.dir = tempfile.TemporaryDirectory()
+        self.out_path = os.path.join(self.dir.name, "out")
+        self.err_path = os.path.join(self.dir.name, "err")
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([binary, "127.0.0.1", "0", *args], stdout=out, stderr=err)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            m = re.search(r"Listening on 127\.0\.0\.1:(\d+)", self.err())
+            if m:
+                self.port = int(m.group(1))
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError(f"{binary} did not start: {self.err()}")
+
+    def out(self):
+        with open(self.out_path, "rb") as f:
+            return f.read()
+
+    def err(self):
+        with open(self.err_path, "r", errors="replace") as f:
+            return f.read()
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        return s
+
+    def wait_exit(self, limit):
+        """The exit status, or None if it did not exit within `limit` seconds (then it is killed)."""
+        try:
+            return self.proc.wait(limit)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def __del__(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def read_line(sock, buffer):
+    """The next line of `sock` without its newline (buffer: a bytearray kept between calls); None at the end."""
+    while b"\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    return line
+
+
+def flood_then_sigterm(server_binary):
+    server = Server(server_binary)
+    sock = server.connect()
+    buffer = bytearray()
+    check("the flooded server greets", read_line(sock, buffer) == b"Connect")
+    chunk = b"SOME data\n" * 8192
+    stop_flooding = time.monotonic() + 20
+
+    def flood():
+        try:
+            while time.monotonic() < stop_flooding:
+                sock.sendall(chunk)
+        except OSError:
+            pass  # cut off
+
+    flooder = threading.Thread(target=flood)
+    flooder.start()
+    answers, wrong, ended_by = 0, 0, None
+    signalled_at = None
+    started = time.monotonic()
+    sock.settimeout(15)
+    try:
+        while True:
+            if signalled_at is None and time.monotonic() - started > 1:
+                server.proc.send_signal(signal.SIGTERM)
+                signalled_at = time.monotonic()
+            line = read_line(sock, buffer)
+            if line is None:
+                ended_by = "end"
+                break
+            answers += 1
+            wrong += line != b"Information received"
+    except OSError as e:
+        ended_by = type(e).__name__
+    status = server.wait_exit(30)
+    took = time.monotonic() - signalled_at if signalled_at else float("inf")
+    sock.close()
+    flooder.join()
+    logged = server.out().count(b"Buffer: SOME data\n")
+    check("after SIGTERM, a client that keeps sending is cut off within 5 s (grace: 10 s)", took < 5, f"{took:.1f} s")
+    check("the flooded server exits 0", status == 0, f"status {status}")
+    check("the flooding client sees a clean end after its answers", ended_by == "end", ended_by)
+    check("every line the server read (and logged) was answered", answers == logged and logged > 0,
+          f"{logged} logged, {answers} answers")
+    check("every answer is the tutorial's", wrong == 0, f"{wrong} wrong")
+
+
+def second_signal(server_binary):
+    server = Server(server_binary)
+    sock = server.connect()
+    buffer = bytearray()
+    read_line(sock, buffer)
+    sock.sendall(b"a line begun")  # the graceful stop waits for its end, up to the 10 s grace
+    time.sleep(0.2)  # (the client's pace: the server has the bytes)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # the graceful stop is under way
+    sent = time.monotonic()
+    server.proc.send_signal(signal.SIGINT)
+    status = server.wait_exit(30)
+    took = time.monotonic() - sent
+    check("a second signal during the grace period stops the server at once", took < 3, f"{took:.1f} s")
+    check("... and it exits 130 (128 + SIGINT)", status == 130, f"status {status}")
+    sock.settimeout(5)
+    try:
+        rest = sock.recv(100)
+        check("... and the client's connection is ended", rest == b"", repr(rest))
+    except OSError:
+        check("... and the client's connection is ended", True)
+    sock.close()
+
+
+def safe_log(server_binary):
+    server = Server(server_binary)
+    sock = server.connect()
+    buffer = bytearray()
+    read_line(sock, buffer)
+    sock.sendall(b"SOME data\n\x1b[2J\x1b]0;pwned\x07fake\rline \xff\xc2\x9b\n")
+    sock.settimeout(10)
+    read_line(sock, buffer), read_line(sock, buffer)
+    sock.close()
+    server.proc.send_signal(signal.SIGTERM)
+    check("the server exits 0 on SIGTERM", server.wait_exit(30) == 0)
+    out = server.out()
+    check("a printable line logs as the tutorial's does", b"Buffer: SOME data\n" in out)
+    check("control characters and invalid UTF-8 are logged escaped",
+          b"Buffer: \\x1b[2J\\x1b]0;pwned\\x07fake\\x0dline \\xff\\xc2\\x9b\n" in out, repr(out))
+    check("no control character but the newline reaches the log",
+          not re.search(rb"[\x00-\x09\x0b-\x1f\x7f]", out), repr(out))
+
+
+def refused_arguments(server_binary):
+    for args, reason in [(["--max-clients", "0"], "client count"), (["--threads", "0"], "thread count"),
+                         (["127.0.0.1", "0", "extra"], "unexpected argument"),
+                         (["127.0.0.1", "0", "--max-client", "5"], "unknown option")]:
+        argv = [server_binary] + (args if args[0] == "127.0.0.1" else ["127.0.0.1", "0", *args])
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=10, text=True)
+            status, err = done.returncode, done.stderr
+        except subprocess.TimeoutExpired:
+            status, err = None, "still running after 10 s"
+        check(f"server {' '.join(args)} is refused with status 1 and one line naming the {reason}",
+              status == 1 and err.count("\n") == 1 and reason in err, f"status {status}: {err.strip()}")
+
+
+def chat_pacing(chat_binary):
+    server = Server(chat_binary)
+    senders, lines = 3, 2000
+    listener = server.connect()
+    listener_buffer = bytearray()
+    me = read_line(listener, listener_buffer)
+    check("the listener joins the chat", me is not None and me.startswith(b"* you are "), repr(me))
+    clients = [server.connect() for _ in range(senders)]
+    nicks = []
+    for c in clients:
+        b = bytearray()
+        greeting = read_line(c, b)
+        nicks.append(greeting.split()[3].rstrip(b";"))
+
+    def drain(sock):  # the senders read too: the room drops a member that does not
+        try:
+            while sock.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    drainers = [threading.Thread(target=drain, args=(c,)) for c in clients]
+    for t in drainers:
+        t.start()
+    got = {nick: [] for nick in nicks}
+    expected_lines = senders * lines
+
+    def send(i, sock):
+        sock.sendall(b"".join(b"s%d %d\n" % (i, n) for n in range(lines)))
+
+    listener.settimeout(15)
+    senders_threads = [threading.Thread(target=send, args=(i, c)) for i, c in enumerate(clients)]
+    for t in senders_threads:
+        t.start()
+    received = 0
+    try:
+        while received < expected_lines:
+            line = read_line(listener, listener_buffer)
+            if line is None:
+                break
+            nick, sep, text = line.partition(b": ")
+            if sep and nick in got:
+                got[nick].append(text)
+                received += 1
+    except OSError:
+        pass
+    for t in senders_threads:
+        t.join()
+    check(f"a listener reading at full speed gets all {expected_lines} lines of {senders} senders", received ==
+          expected_lines, f"{received} received; server: {server.err().strip()[-200:]}")
+    in_order = all(got[nick] == [b"s%d %d" % (i, n) for n in range(lines)] for i, nick in enumerate(nicks))
+    check("... each sender's lines in its order", in_order)
+    check("... and nobody was dropped", "dropped" not in server.err(), server.err().strip()[-200:])
+    for c in clients + [listener]:
+        c.shutdown(socket.SHUT_RDWR)
+        c.close()
+    for t in drainers:
+        t.join()
+    server.proc.send_signal(signal.SIGTERM)
+    check("chat exits 0 on SIGTERM", server.wait_exit(30) == 0)
+
+
+def main():
+    server_binary, chat_binary = sys.argv[1], sys.argv[2]
+    flood_then_sigterm(server_binary)
+    second_signal(server_binary)
+    safe_log(server_binary)
+    refused_arguments(server_binary)
+    chat_pacing(chat_binary)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
