@@ -308,9 +308,8 @@ try {
     for (int i = 1, positional = 0; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "-m" && i + 1 < argc)
-            megabytes = number_argument(argv[++i], 2, 1024 * 1024, "memory limit in megabytes"); // 2: the largest
-                                                                                                   // item, and one
-                                                                                                   // being received
+            // At least the largest item, and another one being received.
+            megabytes = number_argument(argv[++i], 2, 1024 * 1024, "memory limit in megabytes");
         else if (arg == "--max-clients" && i + 1 < argc)
             options.max_clients = number_argument(argv[++i], 1, 1'000'000, "client count");
         else

@@ -120,7 +120,7 @@ check "the server exits 0 on SIGTERM with a client connected" stops_on_sigterm "
 exec 3<&-
 
 # 6. The command line.
-check "-m 1 is refused" fails_with "the memory limit is at least 2 megabytes" "$server" 127.0.0.1 0 -m 1
+check "-m 1 is refused" fails_with "not a memory limit in megabytes (2 to 1048576)" "$server" 127.0.0.1 0 -m 1
 check "a bad port is refused" fails_with "not a port number" "$server" 127.0.0.1 70000
 start small "$server" 127.0.0.1 0 -m 2 || exit 1
 python3 - "$port" <<'EOF' >"$work/evict.out" 2>&1

@@ -275,6 +275,26 @@ TEST_CASE("after stop(), a client that keeps sending is read only up to what had
     CHECK(wrong == 0);
 }
 
+TEST_CASE("stop_now() during a graceful stop closes the clients at once" * doctest::timeout(30))
+{
+    asio::io_context io;
+    coline::server server(io.get_executor(), tcp::endpoint{asio::ip::address_v4::loopback(), 0}, echo_session);
+    bool returned = false;
+    asio::co_spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
+    std::thread runner([&] { io.run(); });
+    blocking_client client(server.local_endpoint().port());
+    CHECK(client.line() == "Connect");
+    client.send("a line begun"); // the graceful stop waits for its end, for the 10 s grace period
+    server.stop();
+    CHECK(client.quiet_for(300ms)); // the stop is graceful: the begun line is awaited
+    const auto forced = std::chrono::steady_clock::now();
+    server.stop_now();
+    CHECK(client.wait_for_close() != blocking_client::timed_out());
+    runner.join(); // run() has returned: nothing is left
+    CHECK(returned);
+    CHECK(std::chrono::steady_clock::now() - forced < 5s);
+}
+
 TEST_CASE("when the grace period is over, a handler awaiting something else is cancelled too" * doctest::timeout(30))
 {
     std::promise<void> started;
