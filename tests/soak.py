@@ -83,6 +83,11 @@ class Results:
     def __init__(self):
         self.lock = threading.Lock()
         self.good, self.bad = {}, {}
+        self.hostile = {}  # (server, kind): connections
+
+    def count(self, server, kind):
+        with self.lock:
+            self.hostile[server, kind] = self.hostile.get((server, kind), 0) + 1
 
     def add(self, server, ok, why=""):
         with self.lock:
@@ -179,9 +184,10 @@ def hostile(action):
     def loop(server, results, stop):
         while not stop.is_set():
             try:
-                action(server, stop)
+                if action(server, stop) is not False:
+                    results.count(server.name, action.__name__)
             except (OSError, ssl.SSLError):
-                pass
+                results.count(server.name, action.__name__)
     return loop
 
 
@@ -230,7 +236,7 @@ def churn(server, stop):
 def bad_handshake(server, stop):
     if not server.spec.tls:
         stop.wait(1)
-        return
+        return False  # (not for this server)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         kind = random.randrange(3)
         if kind == 0:
@@ -270,6 +276,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("examples")
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--only", nargs="*", help="these servers only")
     args = parser.parse_args()
     failed = False
 
@@ -284,7 +291,7 @@ def main():
                         "-days", "1", "-subj", "/CN=localhost", "-keyout", key, "-out", certificate],
                        check=True, capture_output=True)
         servers = [Server(name, os.path.join(args.examples, name), spec, workdir)
-                   for name, spec in specs(certificate, key).items()]
+                   for name, spec in specs(certificate, key).items() if not args.only or name in args.only]
         try:
             warm_up = Results()
             load(servers, warm_up, min(5, args.seconds / 4))
@@ -313,6 +320,8 @@ def main():
             report = SANITIZER_REPORT.search(s.err())
             check(f"{s.name}: no sanitizer report", report is None, s.err()[report.start():][:2000] if report else "")
             check(f"{s.name}: exits 0 on SIGTERM", statuses[s.name] == 0, f"status {statuses[s.name]}")
+            hostile = ", ".join(f"{kind} {n}" for (name, kind), n in sorted(results.hostile.items()) if name == s.name)
+            print(f"   {s.name}, hostile connections: {hostile}")
             grew = after[s.name] / before[s.name]
             check(f"{s.name}: memory after the soak within 10 % of before ({before[s.name]} kB, then "
                   f"{after[s.name]} kB)", grew <= 1.10, f"{grew:.2f}x")
