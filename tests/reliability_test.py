@@ -4,8 +4,9 @@ the kernel picks; each server is started here and stopped by its PID.
 
   reliability_test.py SERVER CHAT
 
-1. A client that keeps sending after SIGTERM: the server stops within a few
-   seconds (not at its 10 s grace), with every line it read answered.
+1. Clients that keep sending after SIGTERM: the server stops within a few
+   seconds (not at its 10 s grace), with every line it read answered; on one
+   thread, and on two with 20 clients talking a line at a time besides.
 2. SIGTERM, then SIGINT during the grace period: the server stops at once
    and exits 130 (128 + SIGINT).
 3. Client bytes in the server's log cannot drive a terminal.
@@ -92,51 +93,92 @@ def read_line(sock, buffer):
     return line
 
 
-def flood_then_sigterm(server_binary):
-    server = Server(server_binary)
-    sock = server.connect()
-    buffer = bytearray()
-    check("the flooded server greets", read_line(sock, buffer) == b"Connect")
-    chunk = b"SOME data\n" * 8192
-    stop_flooding = time.monotonic() + 20
+class Flooder:
+    """A client that pipelines 8192-line chunks and reads every answer, until the server ends it."""
 
-    def flood():
+    def __init__(self, server):
+        self.sock, self.buffer = server.connect(), bytearray()
+        self.greeted = read_line(self.sock, self.buffer) == b"Connect"
+        self.answers, self.wrong, self.ended_by = 0, 0, None
+        self.sock.settimeout(15)
+        give_up = time.monotonic() + 20
+        self.sender = threading.Thread(target=self.send, args=(give_up,))
+        self.reader = threading.Thread(target=self.read)
+        self.sender.start()
+        self.reader.start()
+
+    def send(self, give_up):
+        chunk = b"SOME data\n" * 8192
         try:
-            while time.monotonic() < stop_flooding:
-                sock.sendall(chunk)
+            while time.monotonic() < give_up:
+                self.sock.sendall(chunk)
         except OSError:
             pass  # cut off
 
-    flooder = threading.Thread(target=flood)
-    flooder.start()
-    answers, wrong, ended_by = 0, 0, None
-    signalled_at = None
-    started = time.monotonic()
-    sock.settimeout(15)
-    try:
-        while True:
-            if signalled_at is None and time.monotonic() - started > 1:
-                server.proc.send_signal(signal.SIGTERM)
-                signalled_at = time.monotonic()
-            line = read_line(sock, buffer)
-            if line is None:
-                ended_by = "end"
-                break
-            answers += 1
-            wrong += line != b"Information received"
-    except OSError as e:
-        ended_by = type(e).__name__
+    def read(self):
+        try:
+            while (line := read_line(self.sock, self.buffer)) is not None:
+                self.answers += 1
+                self.wrong += line != b"Information received"
+            self.ended_by = "end"
+        except OSError as e:
+            self.ended_by = type(e).__name__
+
+    def join(self):
+        self.reader.join()
+        self.sock.close()
+        self.sender.join()
+
+
+def flood_then_sigterm(server_binary, threads, flooders, talkers):
+    """`flooders` pipelining clients and `talkers` that send one line at a time, then SIGTERM."""
+    server = Server(server_binary, "--threads", str(threads))
+    floods = [Flooder(server) for _ in range(flooders)]
+    talk_answers, talk_failures = [0] * talkers, []  # (each talker counts its own)
+    stop_talking = threading.Event()
+
+    def talk(me):
+        try:
+            with server.connect() as sock:
+                buffer = bytearray()
+                read_line(sock, buffer)
+                while not stop_talking.is_set():
+                    sock.sendall(b"SOME data\n")
+                    line = read_line(sock, buffer)
+                    if line is None:
+                        return  # the server stopped
+                    talk_answers[me] += 1
+                    if line != b"Information received":
+                        talk_failures.append(line)
+        except OSError as e:
+            talk_failures.append(type(e).__name__)
+
+    talkers_threads = [threading.Thread(target=talk, args=(i,)) for i in range(talkers)]
+    for t in talkers_threads:
+        t.start()
+    time.sleep(1)  # the flood is under way
+    what = f"--threads {threads}, {flooders} flooding and {talkers} talking clients"
+    check(f"{what}: the flooded server greets", all(f.greeted for f in floods))
+    server.proc.send_signal(signal.SIGTERM)
+    signalled_at = time.monotonic()
     status = server.wait_exit(30)
-    took = time.monotonic() - signalled_at if signalled_at else float("inf")
-    sock.close()
-    flooder.join()
+    took = time.monotonic() - signalled_at
+    stop_talking.set()
+    for t in talkers_threads:
+        t.join()
+    for f in floods:
+        f.join()
     logged = server.out().count(b"Buffer: SOME data\n")
-    check("after SIGTERM, a client that keeps sending is cut off within 5 s (grace: 10 s)", took < 5, f"{took:.1f} s")
-    check("the flooded server exits 0", status == 0, f"status {status}")
-    check("the flooding client sees a clean end after its answers", ended_by == "end", ended_by)
-    check("every line the server read (and logged) was answered", answers == logged and logged > 0,
-          f"{logged} logged, {answers} answers")
-    check("every answer is the tutorial's", wrong == 0, f"{wrong} wrong")
+    answers = sum(f.answers for f in floods) + sum(talk_answers)
+    check(f"{what}: stopped within 5 s of SIGTERM (grace: 10 s)", took < 5, f"{took:.1f} s")
+    check(f"{what}: exits 0", status == 0, f"status {status}")
+    check(f"{what}: each flooder sees a clean end after its answers", all(f.ended_by == "end" for f in floods),
+          ", ".join(str(f.ended_by) for f in floods))
+    check(f"{what}: every line the server read (and logged) was answered", answers == logged and logged > 0,
+          f"{logged} logged, {answers} answers ({', '.join(str(f.answers) for f in floods)} to the flooders); "
+          f"server: {server.err().strip()[-300:]}")
+    check(f"{what}: every answer is the tutorial's", sum(f.wrong for f in floods) == 0 and not talk_failures,
+          f"{talk_failures[:3]}")
 
 
 def second_signal(server_binary):
@@ -260,7 +302,8 @@ def chat_pacing(chat_binary):
 
 def main():
     server_binary, chat_binary = sys.argv[1], sys.argv[2]
-    flood_then_sigterm(server_binary)
+    flood_then_sigterm(server_binary, threads=1, flooders=1, talkers=0)
+    flood_then_sigterm(server_binary, threads=2, flooders=2, talkers=20)
     second_signal(server_binary)
     safe_log(server_binary)
     refused_arguments(server_binary)

@@ -151,6 +151,49 @@ TEST_CASE("a client that goes on sending after its handler ended is cut off at l
     CHECK(took < 5s);
 }
 
+TEST_CASE("a client that still sends and reads its answers slowly gets every one, beyond linger_timeout"
+          * doctest::timeout(60))
+{
+    constexpr int answers = 100'000; // 2.2 MB: more than the socket buffers hold at first
+    auto answer_a_lot = [](coline::connection& conn) -> asio::awaitable<void> {
+        co_await coline::read_line(conn);
+        for (int i = 0; i < answers; ++i)
+            co_await coline::write_line(conn, "answer {:>10}", i);
+    }; // returns with the client's later lines unread
+    coline::server_options options;
+    options.linger_timeout = 200ms;
+    background_server server(options, answer_a_lot);
+    blocking_client client(server.port());
+    client.send("GO\n");
+    std::thread chatter([fd = client.socket().native_handle()] { // sends until the server cuts it off
+        const std::string more(4096, '\n');
+        const auto give_up = std::chrono::steady_clock::now() + 30s;
+        while (std::chrono::steady_clock::now() < give_up) {
+            if (::send(fd, more.data(), more.size(), MSG_NOSIGNAL) < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                    return;
+                pollfd wanted{fd, POLLOUT, 0};
+                ::poll(&wanted, 1, 100);
+            }
+        }
+    });
+    int received = 0, wrong = 0;
+    std::error_code ended;
+    for (;;) {
+        const std::string line = client.line(&ended);
+        if (ended)
+            break;
+        wrong += line != fmt::format("answer {:>10}", received);
+        if (++received % 2000 == 0)
+            std::this_thread::sleep_for(20ms); // the client's pace (about 2 s in all), not a measurement
+    }
+    ::shutdown(client.socket().native_handle(), SHUT_RDWR); // ends the chatter's sends, if the server has not
+    chatter.join();
+    CHECK(received == answers);
+    CHECK(wrong == 0);
+    CHECK(ended != blocking_client::timed_out());
+}
+
 TEST_CASE("run_server() on two threads counts max_clients over both: the clients over it are refused" * doctest::timeout(30))
 {
     coline::server_options options;

@@ -66,6 +66,9 @@ struct server_options {
     /// After a handler returns while the client still sends: how long to wait
     /// for the client to end its side (reading and dropping what it sends)
     /// before closing, so that it reads every answer rather than a reset.
+    /// While the client is still taking answers that the kernel holds for
+    /// it, it gets this long again each time it took some (on Linux; the
+    /// grace period bounds that during a stop).
     duration linger_timeout = std::chrono::seconds{1};
 
     /// Called with every error of accept (`no_descriptors` for EMFILE,

@@ -5,24 +5,54 @@
 
 #include <coline/connection.hpp>
 
+#if defined(__linux__)
+#include <sys/ioctl.h>
+#endif
+
 COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
 namespace coline::detail {
 
-// Waits for the peer to end its side, dropping what it sends, for at most `limit`.
+// Bytes sent that the peer has not acknowledged yet; 0 where that cannot be told.
+template <class Stream>
+std::size_t unacknowledged_output(Stream& stream)
+{
+#if defined(__linux__) && defined(TIOCOUTQ)
+    if constexpr (requires { stream.lowest_layer().native_handle(); }) {
+        int bytes = 0;
+        if (::ioctl(stream.lowest_layer().native_handle(), TIOCOUTQ, &bytes) == 0 && bytes > 0)
+            return static_cast<std::size_t>(bytes);
+    }
+#endif
+    return 0;
+}
+
+// Waits for the peer to end its side, dropping what it sends, for at most
+// `limit`; and for as long again, each time, while the peer is still taking
+// the answers the kernel holds for it: a close with unread input resets the
+// stream, and the reset drops whatever the peer had not received yet.
 template <class Stream>
 asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration limit)
 {
     auto& deadline = connection_access::read_deadline(conn);
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-    deadline.start(limit);
     std::error_code ec;
     char sink[512];
-    while (!ec && !deadline.expired())
-        co_await conn.stream().async_read_some(
-            asio::buffer(sink),
-            asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
-    deadline.stop();
+    std::size_t not_taken = unacknowledged_output(conn.stream());
+    for (;;) {
+        deadline.start(limit);
+        while (!ec && !deadline.expired())
+            co_await conn.stream().async_read_some(
+                asio::buffer(sink), asio::bind_cancellation_slot(deadline.slot(parent.slot()),
+                                                                 asio::redirect_error(asio::use_awaitable, ec)));
+        if (!deadline.stop() || parent.cancelled() != asio::cancellation_type::none)
+            break; // the peer ended its side (or the stream failed), or we are cancelled
+        const std::size_t left = unacknowledged_output(conn.stream());
+        if (left == 0 || left >= not_taken)
+            break; // it has every answer, or took none of them in all that time
+        not_taken = left;
+        ec.clear();
+    }
 }
 
 // Ends our side of the stream, then lets the peer read every answer before
