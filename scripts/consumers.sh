@@ -44,6 +44,17 @@ PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --exists coline
 g++ -std=c++20 $(PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --cflags coline) \
     tests/consumer/main.cpp -o "$work/pkg_config" $(PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --libs coline)
 run "g++ with pkg-config" "$work/pkg_config"
+# The same with clang 16 and Debian's Asio 1.22 (CI runs clang's suite against the newest Asio).
+if command -v clang++-16 >/dev/null; then
+    # shellcheck disable=SC2046
+    clang++-16 -std=c++20 $(PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --cflags coline) \
+        tests/consumer/main.cpp -o "$work/pkg_config_clang" \
+        $(PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --libs coline)
+    run "clang++-16 with pkg-config" "$work/pkg_config_clang"
+else
+    echo "FAILED: clang++-16 is not installed (scripts/setup.sh clang-16)"
+    exit 1
+fi
 
 # Meson: coline as a subproject, found by dependency('coline').
 mkdir -p "$work/consumer/meson_subproject/subprojects"
@@ -54,4 +65,4 @@ meson setup "$work/meson" "$work/consumer/meson_subproject" >/dev/null
 meson compile -C "$work/meson" >/dev/null
 run "Meson subproject" "$work/meson/consumer"
 run "Meson subproject, dependency('coline-tls')" "$work/meson/consumer_tls"
-echo "consumers: 8 passed, 0 failed"
+echo "consumers: 9 passed, 0 failed"
