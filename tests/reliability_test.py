@@ -116,10 +116,13 @@ class Flooder:
             pass  # cut off
 
     def read(self):
+        rest = bytes(self.buffer)
         try:
-            while (line := read_line(self.sock, self.buffer)) is not None:
-                self.answers += 1
-                self.wrong += line != b"Information received"
+            while chunk := self.sock.recv(1 << 16):
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()  # the start of the next line
+                self.answers += len(lines)
+                self.wrong += len(lines) - lines.count(b"Information received")
             self.ended_by = "end"
         except OSError as e:
             self.ended_by = type(e).__name__
@@ -133,15 +136,18 @@ class Flooder:
 def flood_then_sigterm(server_binary, threads, flooders, talkers):
     """`flooders` pipelining clients and `talkers` that send one line at a time, then SIGTERM."""
     server = Server(server_binary, "--threads", str(threads))
-    floods = [Flooder(server) for _ in range(flooders)]
     talk_answers, talk_failures = [0] * talkers, []  # (each talker counts its own)
     stop_talking = threading.Event()
 
+    talking = []  # connected and greeted before the flood and the signal
+    for _ in range(talkers):
+        talking.append((server.connect(), bytearray()))
+        read_line(*talking[-1])
+
     def talk(me):
+        sock, buffer = talking[me]
         try:
-            with server.connect() as sock:
-                buffer = bytearray()
-                read_line(sock, buffer)
+            with sock:
                 while not stop_talking.is_set():
                     sock.sendall(b"SOME data\n")
                     line = read_line(sock, buffer)
@@ -153,6 +159,7 @@ def flood_then_sigterm(server_binary, threads, flooders, talkers):
         except OSError as e:
             talk_failures.append(type(e).__name__)
 
+    floods = [Flooder(server) for _ in range(flooders)]
     talkers_threads = [threading.Thread(target=talk, args=(i,)) for i in range(talkers)]
     for t in talkers_threads:
         t.start()
