@@ -18,8 +18,9 @@ asio::awaitable<void> session(coline::connection& conn)
 
 int main(int argc, char* argv[])
 try {
-    const std::string host = argc > 1 ? argv[1] : "127.0.0.1";
-    const std::string port = argc > 2 ? argv[2] : "10008";
+    std::string host = "127.0.0.1", port = "10008";
+    for (int i = 1, positional = 0; i < argc; ++i)
+        host_or_port(argv[i], positional, host, port);
     coline::server_options options;
     coline::run_options run;
     run.on_listening = [](const asio::ip::tcp::endpoint& endpoint) {

@@ -11,14 +11,18 @@ tarball=${ASIO_TARBALL:-$(cd .. && pwd)/shared/deps/asio-1.38.2-include.tar.gz}
 [ -f "$tarball" ] || { echo "scripts/asio.sh: $tarball is missing (see ../shared/deps/README.md)" >&2; exit 1; }
 if [ "$compiler" = clang++-16 ] && ! command -v clang++-16 >/dev/null; then scripts/setup.sh clang-16; else scripts/setup.sh; fi
 jobs=$(nproc)
-version=$(basename "$tarball" | sed -n 's/^asio-\([0-9.]*\)-include\.tar\.gz$/\1/p')
 case "$compiler" in g++) name=gcc ;; clang++-16) name=clang16 ;; *) name=$(basename "$compiler") ;; esac
-dir=build-asio-${version:-other}-$name
-mkdir -p "$dir/asio"
-tar -xzf "$tarball" -C "$dir/asio"
-include=$(dirname "$(find "$PWD/$dir/asio" -name asio.hpp -path '*/include/asio.hpp' | head -n 1)")
-grep -q "ASIO_VERSION ${version:+$(awk -F. '{ printf "%d%03d%02d", $1, $2, $3 }' <<<"$version")}" "$include/asio/version.hpp" ||
-    { echo "scripts/asio.sh: $include/asio/version.hpp is not Asio $version" >&2; exit 1; }
+unpacked=$(mktemp -d)
+trap 'rm -rf "$unpacked"' EXIT
+tar -xzf "$tarball" -C "$unpacked"
+header=$(find "$unpacked" -path '*/include/asio/version.hpp' | head -n 1)
+[ -n "$header" ] || { echo "scripts/asio.sh: no include/asio/version.hpp in $tarball" >&2; exit 1; }
+version=$(sed -n 's|^#define ASIO_VERSION [0-9]* // \([0-9.]*\)$|\1|p' "$header")
+[ -n "$version" ] || { echo "scripts/asio.sh: no version in $header" >&2; exit 1; }
+dir=build-asio-$version-$name
+rm -rf "$dir/asio" && mkdir -p "$dir"
+mv "$(dirname "$(dirname "$header")")" "$dir/asio" # the include/ tree, whatever the tarball's layout
+include=$PWD/$dir/asio
 
 echo "== CMake + CTest with $compiler against Asio $version ($dir/)"
 CXX=$compiler cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOLINE_WERROR=ON \

@@ -351,6 +351,21 @@ TEST_CASE("stop_reading ends the input gracefully" * doctest::timeout(10))
         CHECK_FALSE(run(io, coline::read_line(conn)));
         CHECK_FALSE(run(io, coline::read_line(conn))); // and it stays ended
     }
+    SUBCASE("a block read straight into the caller's memory counts as read: the end comes at once after it")
+    {
+        asio::write(peer, asio::buffer(std::string_view("block\n")));
+        CHECK(run(io, coline::read_line(conn)) == std::optional<std::string_view>("block"));
+        const std::string block(8192, 'b'); // over 4 KiB: read past the input buffer
+        asio::write(peer, asio::buffer(block));
+        REQUIRE(wait_for_arrival(conn.stream(), block.size()));
+        conn.stop_reading();
+        std::string into(block.size(), '\0');
+        CHECK(run(io, coline::read_exactly(conn, std::span<char>(into), 5s)) == block.size());
+        CHECK(into == block);
+        auto [ec, line] = run(io, coline::read_line(conn, 2s, coline::as_tuple));
+        CHECK_FALSE(ec); // not error::timeout
+        CHECK_FALSE(line);
+    }
     SUBCASE("a request's block that arrives after the stop is still read")
     {
         asio::write(peer, asio::buffer(std::string_view("set 5\n")));

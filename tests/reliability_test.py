@@ -177,7 +177,9 @@ def flood_then_sigterm(server_binary, threads, flooders, talkers):
         f.join()
     logged = server.out().count(b"Buffer: SOME data\n")
     answers = sum(f.answers for f in floods) + sum(talk_answers)
-    check(f"{what}: stopped within 5 s of SIGTERM (grace: 10 s)", took < 5, f"{took:.1f} s")
+    # The backlog read after the signal is what had arrived (the kernel's receive buffer), and each
+    # flooder's answers must reach it before the close: seconds under a sanitizer, never the grace.
+    check(f"{what}: stopped within 9 s of SIGTERM, not at the 10 s grace", took < 9, f"{took:.1f} s")
     check(f"{what}: exits 0", status == 0, f"status {status}")
     check(f"{what}: each flooder sees a clean end after its answers", all(f.ended_by == "end" for f in floods),
           ", ".join(str(f.ended_by) for f in floods))

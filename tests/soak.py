@@ -52,8 +52,13 @@ def specs(certificate, key):
 
 
 def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+    """Resident memory, or 0 once the process has died."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            found = re.search(r"VmRSS:\s+(\d+)", f.read())
+        return int(found.group(1)) if found else 0
+    except OSError:
+        return 0
 
 
 class Server:
@@ -290,9 +295,11 @@ def main():
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                         "-days", "1", "-subj", "/CN=localhost", "-keyout", key, "-out", certificate],
                        check=True, capture_output=True)
-        servers = [Server(name, os.path.join(args.examples, name), spec, workdir)
-                   for name, spec in specs(certificate, key).items() if not args.only or name in args.only]
+        servers = []
         try:
+            for name, spec in specs(certificate, key).items():
+                if not args.only or name in args.only:
+                    servers.append(Server(name, os.path.join(args.examples, name), spec, workdir))
             warm_up = Results()
             load(servers, warm_up, min(5, args.seconds / 4))
             time.sleep(2)  # the clients' connections end
@@ -322,7 +329,7 @@ def main():
             check(f"{s.name}: exits 0 on SIGTERM", statuses[s.name] == 0, f"status {statuses[s.name]}")
             hostile = ", ".join(f"{kind} {n}" for (name, kind), n in sorted(results.hostile.items()) if name == s.name)
             print(f"   {s.name}, hostile connections: {hostile}")
-            grew = after[s.name] / before[s.name]
+            grew = after[s.name] / before[s.name] if before[s.name] else float("inf")
             check(f"{s.name}: memory after the soak within 10 % of before ({before[s.name]} kB, then "
                   f"{after[s.name]} kB)", grew <= 1.10, f"{grew:.2f}x")
     sys.exit(1 if failed else 0)

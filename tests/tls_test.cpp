@@ -115,6 +115,51 @@ TEST_CASE("TLS: a client that never starts the handshake is dropped at the time 
     CHECK_FALSE(conn.stream().lowest_layer().is_open());
 }
 
+TEST_CASE("TLS: after stop_reading, the lines that had arrived, then the end at once" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto acceptor = loopback_acceptor(io);
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    std::vector<std::string> read;
+    std::error_code last_error = coline::error::timeout; // until the server's last read says otherwise
+    bool server_done = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        auto [ec, conn] = co_await accept_tls(acceptor, server_tls, 5s);
+        if (ec)
+            co_return;
+        read.emplace_back((co_await coline::read_line(conn, 5s)).value_or("<end>"));
+        co_await coline::write_line(conn, "ack"); // the client sends its next lines only now
+        asio::steady_timer poll(io);
+        for (int i = 0; i < 500 && conn.stream().lowest_layer().available() == 0; ++i) {
+            poll.expires_after(10ms); // (until the encrypted lines are in the socket, unread)
+            co_await poll.async_wait(asio::use_awaitable);
+        }
+        conn.stop_reading();
+        for (;;) {
+            auto [read_error, line] = co_await coline::read_line(conn, 3s, coline::as_tuple);
+            last_error = read_error;
+            if (read_error || !line)
+                break;
+            read.emplace_back(*line);
+        }
+        conn.close();
+        server_done = true;
+    }, asio::detached);
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        auto conn = co_await coline::connect_tls("localhost", port_of(acceptor), client_tls, 5s);
+        co_await coline::write_line(conn, "one");
+        co_await coline::read_line(conn, 5s);
+        co_await coline::write_line(conn, "two");
+        co_await coline::write_line(conn, "three");
+        co_await coline::flush(conn);
+        co_await coline::read_line(conn, 5s, coline::as_tuple); // until the server closes
+    }, asio::detached);
+    CHECK(run_until(io, [&] { return server_done; }));
+    CHECK(read == std::vector<std::string>{"one", "two", "three"});
+    CHECK_FALSE(last_error); // the end, not error::timeout: encrypted bytes counted as lines do not hold it
+}
+
 TEST_CASE("TLS: a plain-text client is a handshake error, and throws in the throwing form" * doctest::timeout(20))
 {
     asio::io_context io;

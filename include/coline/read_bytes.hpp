@@ -94,8 +94,10 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
                     std::memcpy(into.data() + filled, got.data(), got.size());
                 filled += got.size();
             } else {
-                filled += co_await access::stream(conn).async_read_some(asio::buffer(into.data() + filled, rest),
-                                                                        token);
+                const std::size_t n = co_await access::stream(conn).async_read_some(
+                    asio::buffer(into.data() + filled, rest), token);
+                input.taken_past(n); // (for stop_reading's count of what was read)
+                filled += n;
             }
             // stop_reading() ends a read with nothing begun; a block begun is awaited.
             if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired())

@@ -82,9 +82,9 @@ struct line_part_reader {
 /// - Asio's errors from the stream (`asio::error::connection_reset`, ...),
 ///   including, with `coalesce_writes`, from sending the lines `write_line` kept.
 ///
-/// After `conn.stop_reading()`, it returns the lines already received (bytes
-/// that have reached the socket included, and a line that has begun, once it
-/// is complete), then the end of the stream.
+/// After `conn.stop_reading()`, it returns the lines that had arrived then
+/// (in the socket too; the last of them once it is complete), then the end
+/// of the stream.
 template <class Stream, error_style Style = throw_on_error_t>
 asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_connection<Stream>& conn,
                                                                             Style = Style{})

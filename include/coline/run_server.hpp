@@ -80,6 +80,7 @@ int run_server(const Endpoint& endpoint, session_handler<typename Transport::con
     };
     asio::signal_set signals(*contexts[0]);
     int forced_by = 0;
+    bool all_ended = false; // (on contexts[0]) no signal wait may start again
     if (run.stop_on_signals) {
         signals.add(SIGINT);
         signals.add(SIGTERM);
@@ -87,6 +88,8 @@ int run_server(const Endpoint& endpoint, session_handler<typename Transport::con
             if (ec)
                 return;
             stop_all();
+            if (all_ended)
+                return; // this signal came with the last server's end: nothing is left to force
             signals.async_wait([&](std::error_code ec, int second) {
                 if (ec)
                     return;
@@ -116,7 +119,10 @@ int run_server(const Endpoint& endpoint, session_handler<typename Transport::con
             if (error)
                 fail(error);
             if (--running == 0) // nothing is left to stop: let the first context run out of work
-                asio::post(*contexts[0], [&signals] { signals.cancel(); });
+                asio::post(*contexts[0], [&] {
+                    all_ended = true;
+                    signals.cancel();
+                });
         });
 
     auto run_context = [&](asio::io_context& io) {

@@ -67,8 +67,8 @@ struct server_options {
     /// for the client to end its side (reading and dropping what it sends)
     /// before closing, so that it reads every answer rather than a reset.
     /// While the client is still taking answers that the kernel holds for
-    /// it, it gets this long again each time it took some (on Linux; the
-    /// grace period bounds that during a stop).
+    /// it, it gets this long again each time it took some (on Linux), up to
+    /// the connection's `write_timeout` (10 s without one) more in all.
     duration linger_timeout = std::chrono::seconds{1};
 
     /// Called with every error of accept (`no_descriptors` for EMFILE,

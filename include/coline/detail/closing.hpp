@@ -29,8 +29,9 @@ std::size_t unacknowledged_output(Stream& stream)
 
 // Waits for the peer to end its side, dropping what it sends, for at most
 // `limit`; and for as long again, each time, while the peer is still taking
-// the answers the kernel holds for it: a close with unread input resets the
-// stream, and the reset drops whatever the peer had not received yet.
+// the answers the kernel holds for it (a close with unread input resets the
+// stream, and the reset drops whatever the peer had not received yet), up to
+// the connection's write_timeout (or closing_limit) more in all.
 template <class Stream>
 asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration limit)
 {
@@ -38,6 +39,8 @@ asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration lim
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     std::error_code ec;
     char sink[512];
+    const duration write_limit = conn.options().write_timeout;
+    const auto last_round = time_after(write_limit == no_timeout ? connection_access::closing_limit : write_limit);
     std::size_t not_taken = unacknowledged_output(conn.stream());
     for (;;) {
         deadline.start(limit);
@@ -48,8 +51,8 @@ asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration lim
         if (!deadline.stop() || parent.cancelled() != asio::cancellation_type::none)
             break; // the peer ended its side (or the stream failed), or we are cancelled
         const std::size_t left = unacknowledged_output(conn.stream());
-        if (left == 0 || left >= not_taken)
-            break; // it has every answer, or took none of them in all that time
+        if (left == 0 || left >= not_taken || limit <= duration::zero() || std::chrono::steady_clock::now() >= last_round)
+            break; // it has every answer, took none of them in all that time, or its time is up
         not_taken = left;
         ec.clear();
     }

@@ -261,6 +261,8 @@ public:
     /// Bytes of the stream taken (or skipped) so far, and received so far.
     std::uint64_t taken_total() const noexcept { return dropped_ + begin_; }
     std::uint64_t received_total() const noexcept { return dropped_ + end_; }
+    /// `n` bytes of the stream were read past the buffer, straight into the caller's memory.
+    void taken_past(std::size_t n) noexcept { dropped_ += n; }
     /// Whether next_part returned the start of a line and not its end yet.
     bool line_open() const noexcept { return line_open_; }
     std::size_t capacity() const noexcept { return capacity_; }

@@ -110,12 +110,16 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
     std::error_code ec;
     typename Reader::value_type value{};
     // After stop_reading(), what had arrived then is read, and a line (or
-    // block) that had begun is awaited; nothing else.
+    // block) that had begun is awaited; nothing else. (Over TLS the stop point
+    // counts encrypted bytes, a little more than the lines: with none left
+    // to read and no line begun, the lines are over too.)
     auto stop_point_reached = [&] {
+        const bool nothing_left = conn.reading_stopped() && input.unread().empty()
+                                  && bytes_arrived(access::stream(conn)) == 0;
         if constexpr (Reader::reads_lines)
-            return access::past_stop_point(conn);
+            return access::past_stop_point(conn) || (nothing_left && !input.line_open());
         else
-            return conn.reading_stopped() && input.unread().empty() && bytes_arrived(access::stream(conn)) == 0;
+            return nothing_left;
     };
     const bool stopped_before = Reader::reads_lines && access::past_stop_point(conn);
     bool done = !stopped_before && reader.take(input, value, ec);
