@@ -21,9 +21,10 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+from example_server import ExampleServer
 
 failed = False
 
@@ -34,51 +35,9 @@ def check(what, condition, detail=""):
     failed |= not condition
 
 
-class Server:
-    """An example server on 127.0.0.1 and a port the kernel picks."""
-
+class Server(ExampleServer):
     def __init__(self, binary, *args):
-        self.dir = tempfile.TemporaryDirectory()
-        self.out_path = os.path.join(self.dir.name, "out")
-        self.err_path = os.path.join(self.dir.name, "err")
-        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([binary, "127.0.0.1", "0", *args], stdout=out, stderr=err)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            m = re.search(r"Listening on 127\.0\.0\.1:(\d+)", self.err())
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise RuntimeError(f"{binary} did not start: {self.err()}")
-
-    def out(self):
-        with open(self.out_path, "rb") as f:
-            return f.read()
-
-    def err(self):
-        with open(self.err_path, "r", errors="replace") as f:
-            return f.read()
-
-    def connect(self):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        return s
-
-    def wait_exit(self, limit):
-        """The exit status, or None if it did not exit within `limit` seconds (then it is killed)."""
-        try:
-            return self.proc.wait(limit)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
-
-    def __del__(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        super().__init__(binary, *args)
 
 
 def read_line(sock, buffer):

@@ -2,7 +2,7 @@
 """A bounded soak of every example server at once, well-behaved and hostile
 clients mixed, meant for the sanitizer builds (scripts/soak.sh).
 
-  soak.py EXAMPLES_DIR [--seconds N]     (default 30 s of load; about 45 s in all)
+  soak.py EXAMPLES_DIR [--seconds N] [--only NAME...]   (30 s of load after a 5 s warm-up: about 45 s)
 
 Each server runs on 127.0.0.1 and a port the kernel picks, and is stopped
 by its PID. Per server, client threads loop until the time is up:
@@ -26,6 +26,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from example_server import ExampleServer
 
 SANITIZER_REPORT = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error:")
 
@@ -61,27 +63,10 @@ def rss_kb(pid):
         return 0
 
 
-class Server:
+class Server(ExampleServer):
     def __init__(self, name, binary, spec, workdir):
+        super().__init__(binary, *spec.args, workdir=workdir, name=name, keep_output=False)
         self.name, self.spec = name, spec
-        self.err_path = os.path.join(workdir, name + ".err")
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([binary, "127.0.0.1", "0", *spec.args], stdout=subprocess.DEVNULL,
-                                         stderr=err)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            m = re.search(r"Listening on 127\.0\.0\.1:(\d+)", self.err())
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"{name} did not start: {self.err()}")
-
-    def err(self):
-        with open(self.err_path, errors="replace") as f:
-            return f.read()
 
 
 class Results:
@@ -153,35 +138,19 @@ def exchange(server, requests, half_close=False):
         return True, ""
 
 
-def well_behaved(server, results, stop):
-    while not stop.is_set():
-        try:
-            ok, why = exchange(server, random.randint(1, 3))
-        except OSError as e:
-            ok, why = False, f"{type(e).__name__}: {e}"
-        results.add(server.name, ok, "well-behaved: " + why)
-        time.sleep(0.01)
-
-
-def half_close(server, results, stop):
-    while not stop.is_set():
-        if server.spec.tls:
+def checked(kind, requests, half_close=False, pause=0.0):
+    """A client that checks every answer, `requests` at once per connection (1 to 3 when 0)."""
+    def loop(server, results, stop):
+        if half_close and server.spec.tls:
             return  # TLS has no half-close of its own
-        try:
-            ok, why = exchange(server, 3, half_close=True)
-        except OSError as e:
-            ok, why = False, f"{type(e).__name__}: {e}"
-        results.add(server.name, ok, "half-close: " + why)
-        time.sleep(0.05)
-
-
-def pipeliner(server, results, stop):
-    while not stop.is_set():
-        try:
-            ok, why = exchange(server, 1000)
-        except OSError as e:
-            ok, why = False, f"{type(e).__name__}: {e}"
-        results.add(server.name, ok, "pipeliner: " + why)
+        while not stop.is_set():
+            try:
+                ok, why = exchange(server, requests or random.randint(1, 3), half_close)
+            except OSError as e:
+                ok, why = False, f"{type(e).__name__}: {e}"
+            results.add(server.name, ok, f"{kind}: {why}")
+            time.sleep(pause)
+    return loop
 
 
 def hostile(action):
@@ -262,7 +231,8 @@ def bad_handshake(server, stop):
             pass
 
 
-CLIENTS = [well_behaved, half_close, pipeliner] + [hostile(f) for f in (slow_reader, slowloris, overlong, junk, churn,
+CLIENTS = [checked("well-behaved", 0, pause=0.01), checked("half-close", 3, half_close=True, pause=0.05),
+           checked("pipeliner", 1000)] + [hostile(f) for f in (slow_reader, slowloris, overlong, junk, churn,
                                                                          bad_handshake)]
 
 
@@ -301,7 +271,7 @@ def main():
                 if not args.only or name in args.only:
                     servers.append(Server(name, os.path.join(args.examples, name), spec, workdir))
             warm_up = Results()
-            load(servers, warm_up, min(5, args.seconds / 4))
+            load(servers, warm_up, 5)  # the allocator and the buffer pools reach their working size
             time.sleep(2)  # the clients' connections end
             before = {s.name: rss_kb(s.proc.pid) for s in servers}
             results = Results()
