@@ -12,7 +12,10 @@ by its PID. Per server, client threads loop until the time is up:
   tls_server bad handshakes (plain text, junk, a ClientHello then silence).
 Passes when every well-behaved exchange was right, no sanitizer reported
 anything, every server exits 0 on SIGTERM, and each server's memory after
-the soak (clients gone) is within 10 % of its level after a warm-up.
+the soak (clients gone) is within 10 % of its level after a warm-up, plus
+what coline's per-thread buffer pool may keep for reuse by design (16
+input buffers of at most 128 KiB: 2 MiB per thread; how full it is after
+the warm-up depends on how many clients left at once).
 """
 import argparse
 import os
@@ -29,6 +32,7 @@ import time
 
 from example_server import ExampleServer
 
+POOL_KB = 16 * 128  # coline's buffer pool at its fullest, per thread (detail/line_buffer.hpp)
 SANITIZER_REPORT = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error:")
 
 
@@ -299,9 +303,10 @@ def main():
             check(f"{s.name}: exits 0 on SIGTERM", statuses[s.name] == 0, f"status {statuses[s.name]}")
             hostile = ", ".join(f"{kind} {n}" for (name, kind), n in sorted(results.hostile.items()) if name == s.name)
             print(f"   {s.name}, hostile connections: {hostile}")
-            grew = after[s.name] / before[s.name] if before[s.name] else float("inf")
-            check(f"{s.name}: memory after the soak within 10 % of before ({before[s.name]} kB, then "
-                  f"{after[s.name]} kB)", grew <= 1.10, f"{grew:.2f}x")
+            allowed = before[s.name] * 1.10 + POOL_KB
+            check(f"{s.name}: memory after the soak within 10 % (+ the buffer pool) of before ({before[s.name]} kB, "
+                  f"then {after[s.name]} kB)", before[s.name] > 0 and after[s.name] <= allowed,
+                  f"{after[s.name] / max(before[s.name], 1):.2f}x; allowed {allowed:.0f} kB")
     sys.exit(1 if failed else 0)
 
 
