@@ -54,7 +54,9 @@ constexpr std::size_t utf8_sequence(std::string_view s) noexcept
 } // namespace detail
 } // namespace coline
 
-/// Formats `coline::printable` (no format specification).
+/// @cond
+// Formats coline::printable (no format specification). Hidden from the
+// reference: printable's own comment says what it prints.
 template <>
 struct fmt::formatter<coline::printable> {
     constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
@@ -80,3 +82,4 @@ struct fmt::formatter<coline::printable> {
         return out;
     }
 };
+/// @endcond
