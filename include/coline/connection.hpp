@@ -170,8 +170,8 @@ public:
     /// stream without waiting for the peer to end it. Lines sent later are not
     /// read, so a peer that keeps sending cannot keep the connection open.
     /// A `read_line` waiting with nothing begun returns the end at once.
-    /// `read_exactly` still reads the block a request announced. Writing is
-    /// not affected.
+    /// `read_exactly` and `read_some` still read a block of which some bytes
+    /// have arrived. Writing is not affected.
     void stop_reading() noexcept
     {
         if (!reading_stopped_)
