@@ -40,3 +40,29 @@ TEST_CASE("printable: valid UTF-8 stays; invalid bytes and C1 controls are escap
     CHECK(logged("\xe2\x82") == "\\xe2\\x82");                     // cut short
     CHECK(logged("\xc2\xa0") == "\xc2\xa0");                       // U+00A0, the first after C1
 }
+
+TEST_CASE("printable: plain runs between escapes, and long lines, come through whole")
+{
+    CHECK(logged("ab\x1b" "cd\\ef\xc3\xa9gh\x7f") == "ab\\x1bcd\\\\ef\xc3\xa9gh\\x7f");
+    const std::string long_line(16384, 'x');
+    CHECK(logged(long_line) == long_line);
+    CHECK(logged(long_line + "\r" + long_line) == long_line + "\\x0d" + long_line);
+    CHECK(fmt::format("{}|{}", coline::printable{"a\tb"}, coline::printable{"c"}) == "a\\x09b|c");
+}
+
+TEST_CASE("printable: each byte value, at each place in the words read at once, is escaped or not as it should be")
+{
+    for (int value = 0; value < 256; ++value) {
+        const char byte = static_cast<char>(value);
+        const std::string alone = value == '\\'                  ? std::string("\\\\")
+                                  : value >= 0x20 && value < 0x7f ? std::string(1, byte)
+                                                                  : fmt::format("\\x{:02x}", value);
+        for (std::size_t at = 0; at < 17; ++at) {
+            std::string line(17, 'a');
+            line[at] = byte;
+            CAPTURE(value);
+            CAPTURE(at);
+            CHECK(logged(line) == std::string(at, 'a') + alone + std::string(16 - at, 'a'));
+        }
+    }
+}

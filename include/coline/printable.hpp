@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace coline {
@@ -51,6 +53,27 @@ constexpr std::size_t utf8_sequence(std::string_view s) noexcept
     return length;
 }
 
+// How many bytes at the start of `s` print as they are: printable ASCII
+// other than the backslash. Tests eight bytes at a time, as a log line is
+// mostly such bytes.
+inline std::size_t plain_prefix(std::string_view s) noexcept
+{
+    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+    const auto has_zero_byte = [](std::uint64_t v) { return ((v - ones) & ~v & highs) != 0; };
+    std::size_t n = 0;
+    for (; n + 8 <= s.size(); n += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, s.data() + n, 8);
+        const bool below_space = ((word - 0x20 * ones) & ~word & highs) != 0;
+        if ((word & highs) != 0 || below_space || has_zero_byte(word ^ (0x7f * ones)) ||
+            has_zero_byte(word ^ ('\\' * ones)))
+            break; // this word has a byte to escape: find it one byte at a time
+    }
+    while (n < s.size() && s[n] >= 0x20 && s[n] < 0x7f && s[n] != '\\')
+        ++n;
+    return n;
+}
+
 } // namespace detail
 } // namespace coline
 
@@ -67,11 +90,20 @@ struct fmt::formatter<coline::printable> {
         auto out = ctx.out();
         std::string_view rest = bytes.text;
         while (!rest.empty()) {
+            if (const std::size_t run = coline::detail::plain_prefix(rest); run > 0) {
+                // Most bytes are plain ASCII: a long run is copied in one write.
+                if (run < 64) {
+                    out = std::copy_n(rest.data(), run, out);
+                } else {
+                    ctx.advance_to(out);
+                    out = verbatim_.format(rest.substr(0, run), ctx);
+                }
+                rest.remove_prefix(run);
+                continue;
+            }
             const auto c = static_cast<unsigned char>(rest.front());
             std::size_t length = 1;
-            if (c >= 0x20 && c < 0x7f && c != '\\')
-                *out++ = static_cast<char>(c);
-            else if (c == '\\')
+            if (c == '\\')
                 out = fmt::format_to(out, "\\\\");
             else if (const std::size_t n = c >= 0x80 ? coline::detail::utf8_sequence(rest) : 0; n > 0)
                 out = std::copy_n(rest.data(), length = n, out);
@@ -81,5 +113,8 @@ struct fmt::formatter<coline::printable> {
         }
         return out;
     }
+
+private:
+    fmt::formatter<std::string_view> verbatim_; // default specification: the bytes as they are
 };
 /// @endcond
