@@ -4,21 +4,31 @@
 include(FetchContent)
 set(COLINE_FETCHED_DEPENDENCIES "")
 
-# Debian's libasio-dev ships neither a CMake package nor a pkg-config file:
-# look for the header itself.
-find_path(COLINE_ASIO_INCLUDE_DIR asio.hpp DOC "Directory holding standalone Asio's asio.hpp")
-if(NOT COLINE_ASIO_INCLUDE_DIR AND COLINE_FETCH_DEPENDENCIES)
-  FetchContent_Declare(coline_asio
-    URL https://github.com/chriskohlhoff/asio/archive/refs/tags/asio-1-22-1.tar.gz
-    URL_HASH SHA256=30cb54a5de5e465d10ec0c2026d6b5917f5e89fffabdbabeb1475846fc9a2cf0)
-  FetchContent_MakeAvailable(coline_asio) # headers only: nothing to build
-  # A plain variable, not the cache entry: each configure looks on the system first again.
-  set(COLINE_ASIO_INCLUDE_DIR ${coline_asio_SOURCE_DIR}/asio/include)
-  list(APPEND COLINE_FETCHED_DEPENDENCIES asio)
-endif()
-if(NOT COLINE_ASIO_INCLUDE_DIR)
-  message(FATAL_ERROR "coline needs standalone Asio (asio.hpp): apt-get install libasio-dev, "
-                      "pass -DCOLINE_ASIO_INCLUDE_DIR=/path/to/asio/include, or -DCOLINE_FETCH_DEPENDENCIES=ON")
+if(COLINE_USE_BOOST_ASIO)
+  # Boost.Asio is in Boost's headers (Boost.System is header-only since 1.69).
+  # 1.81 (Debian 12's libboost1.81-dev, Asio 1.26) is the oldest tested.
+  find_package(Boost 1.81 CONFIG)
+  if(NOT Boost_FOUND)
+    message(FATAL_ERROR "COLINE_USE_BOOST_ASIO needs Boost 1.81 or later: apt-get install libboost1.81-dev, "
+                        "or set Boost_DIR")
+  endif()
+else()
+  # Debian's libasio-dev ships neither a CMake package nor a pkg-config file:
+  # look for the header itself.
+  find_path(COLINE_ASIO_INCLUDE_DIR asio.hpp DOC "Directory holding standalone Asio's asio.hpp")
+  if(NOT COLINE_ASIO_INCLUDE_DIR AND COLINE_FETCH_DEPENDENCIES)
+    FetchContent_Declare(coline_asio
+      URL https://github.com/chriskohlhoff/asio/archive/refs/tags/asio-1-22-1.tar.gz
+      URL_HASH SHA256=30cb54a5de5e465d10ec0c2026d6b5917f5e89fffabdbabeb1475846fc9a2cf0)
+    FetchContent_MakeAvailable(coline_asio) # headers only: nothing to build
+    # A plain variable, not the cache entry: each configure looks on the system first again.
+    set(COLINE_ASIO_INCLUDE_DIR ${coline_asio_SOURCE_DIR}/asio/include)
+    list(APPEND COLINE_FETCHED_DEPENDENCIES asio)
+  endif()
+  if(NOT COLINE_ASIO_INCLUDE_DIR)
+    message(FATAL_ERROR "coline needs standalone Asio (asio.hpp): apt-get install libasio-dev, "
+                        "pass -DCOLINE_ASIO_INCLUDE_DIR=/path/to/asio/include, or -DCOLINE_FETCH_DEPENDENCIES=ON")
+  endif()
 endif()
 
 find_package(fmt 9 QUIET)

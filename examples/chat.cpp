@@ -8,7 +8,11 @@
 
 #include <coline/coline.hpp>
 
+#if defined(COLINE_USE_BOOST_ASIO)
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#else
 #include <asio/experimental/awaitable_operators.hpp>
+#endif
 #include <fmt/core.h>
 
 #include <string>
@@ -18,7 +22,7 @@ using namespace asio::experimental::awaitable_operators;
 // The room wakes a member by cancelling its timer, which never expires.
 asio::awaitable<void> wait(asio::steady_timer& wakeup)
 {
-    std::error_code cancelled;
+    coline::error_code cancelled;
     co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
 }
 

@@ -42,7 +42,7 @@ inline int exit_status(int forced_by_signal)
 // The IP address and port a server listens on.
 inline asio::ip::tcp::endpoint listen_endpoint(const std::string& host, const std::string& port)
 {
-    std::error_code not_an_address;
+    coline::error_code not_an_address;
     const auto address = asio::ip::make_address(host, not_an_address);
     if (not_an_address)
         throw std::invalid_argument("not an IP address: '" + host + "'");

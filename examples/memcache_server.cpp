@@ -256,7 +256,7 @@ asio::awaitable<bool> execute(coline::connection& conn, std::string_view line)
     co_return true;
 }
 
-// Reads throw std::system_error when the client breaks off in a line or a
+// Reads throw coline::system_error when the client breaks off in a line or a
 // block, goes silent for 5 minutes (the server's read_timeout) or goes away;
 // the server then closes that client, and only that one.
 asio::awaitable<void> session(coline::connection& conn)

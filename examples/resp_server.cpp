@@ -74,7 +74,7 @@ asio::awaitable<void> session(coline::connection& conn)
         // without a co_await (try_read_...), and await only what has not come.
         if (parser.wants_line()) {
             std::optional<std::string_view> line = coline::try_read_line(conn);
-            std::error_code ec;
+            coline::error_code ec;
             if (!line)
                 std::tie(ec, line) = co_await coline::read_line(conn, coline::as_tuple);
             if (ec == coline::error::line_too_long)
@@ -86,7 +86,7 @@ asio::awaitable<void> session(coline::connection& conn)
         } else {
             // The bulk string and its "\r\n" go into the argument's own storage, sized (and checked) by the parser.
             const std::span<char> space = parser.bulk_space();
-            std::error_code ec;
+            coline::error_code ec;
             if (space.size() <= conn.options().max_block_size) {
                 // Through the input buffer: the receive that brings it also brings the requests after it.
                 std::optional<std::string_view> bytes = coline::try_read_exactly(conn, space.size());

@@ -62,7 +62,7 @@ bool remove_stale_socket(const std::string& path)
         return true;
     asio::io_context io;
     asio::local::stream_protocol::socket probe(io);
-    std::error_code refused;
+    coline::error_code refused;
     probe.connect({path}, refused);
     return refused && std::filesystem::remove(path);
 }

@@ -4,7 +4,7 @@
 #   scripts/consumers.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh libboost1.81-dev
 root=$PWD
 work=$root/build-consumers
 rm -rf "$work" && mkdir -p "$work"
@@ -65,4 +65,25 @@ meson setup "$work/meson" "$work/consumer/meson_subproject" >/dev/null
 meson compile -C "$work/meson" >/dev/null
 run "Meson subproject" "$work/meson/consumer"
 run "Meson subproject, dependency('coline-tls')" "$work/meson/consumer_tls"
-echo "consumers: 9 passed, 0 failed"
+
+# Boost.Asio (COLINE_USE_BOOST_ASIO): add_subdirectory with the option set, an
+# install made with it, and a Meson subproject with boost_asio=true.
+cmake -S tests/consumer/boost_asio -B "$work/boost_asio" -G Ninja -DCOLINE_SOURCE_DIR="$root" >/dev/null
+cmake --build "$work/boost_asio" >/dev/null
+run "Boost.Asio: CMake add_subdirectory, COLINE_USE_BOOST_ASIO" "$work/boost_asio/consumer"
+cmake -S . -B "$work/coline-boost" -G Ninja -DCOLINE_BUILD_TESTS=OFF -DCOLINE_BUILD_EXAMPLES=OFF \
+      -DCOLINE_USE_BOOST_ASIO=ON -DCMAKE_INSTALL_PREFIX="$work/prefix-boost" >/dev/null
+cmake --build "$work/coline-boost" >/dev/null
+cmake --install "$work/coline-boost" >/dev/null
+cmake -S tests/consumer/boost_find_package -B "$work/boost_find_package" -G Ninja \
+      -DCMAKE_PREFIX_PATH="$work/prefix-boost" >/dev/null
+cmake --build "$work/boost_find_package" >/dev/null
+run "Boost.Asio: CMake find_package from an install made with it" "$work/boost_find_package/consumer"
+mkdir -p "$work/consumer/boost_meson/subprojects"
+cp tests/consumer/boost_main.cpp "$work/consumer/"
+cp tests/consumer/boost_meson/meson.build "$work/consumer/boost_meson/"
+ln -s "$root" "$work/consumer/boost_meson/subprojects/coline"
+meson setup "$work/boost_meson" "$work/consumer/boost_meson" >/dev/null
+meson compile -C "$work/boost_meson" >/dev/null
+run "Boost.Asio: Meson subproject, boost_asio=true" "$work/boost_meson/consumer"
+echo "consumers: 12 passed, 0 failed"

@@ -30,7 +30,7 @@ TEST_CASE("64 MiB without a newline: line_too_long, the peer is closed, memory s
     const std::string chunk(MiB, 'x');
     const std::size_t before = resident_bytes();
     std::size_t sent = 0;
-    std::error_code ec;
+    coline::error_code ec;
     while (sent < 64 * MiB && !(ec = peer.send(chunk)))
         sent += chunk.size();
     const std::size_t growth = resident_bytes() - std::min(before, resident_bytes());
@@ -193,7 +193,7 @@ TEST_CASE("descriptor exhaustion: accept errors are reported, backed off, and se
     std::atomic<int> accept_errors = 0, other_errors = 0;
     std::promise<void> all_seen;
     coline::server_options options;
-    options.on_accept_error = [&](std::error_code ec) {
+    options.on_accept_error = [&](coline::error_code ec) {
         // Runs while the process has no descriptor to spare: compare plain
         // values (UBSan's check of a virtual call needs a descriptor itself).
         if (ec.value() != EMFILE || &ec.category() != &asio::error::get_system_category()) {
@@ -213,7 +213,7 @@ TEST_CASE("descriptor exhaustion: accept errors are reported, backed off, and se
     // sees its type, which fails while no descriptor is left: let it see the
     // error category's type now, in the comparison the server makes.
     [[maybe_unused]] const volatile bool warm =
-        std::error_code(asio::error::no_descriptors) == std::errc::too_many_files_open_in_system;
+        coline::error_code(asio::error::no_descriptors) == std::errc::too_many_files_open_in_system;
 
     // Sockets made before the limit drops; connecting them needs no new descriptor.
     std::vector<tcp::socket> peers;

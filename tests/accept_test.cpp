@@ -32,7 +32,7 @@ TEST_CASE("accept on a closed acceptor reports operation_aborted" * doctest::tim
 {
     asio::io_context io;
     auto acceptor = loopback_acceptor(io);
-    auto accept_while_closing = [&]() -> asio::awaitable<std::error_code> {
+    auto accept_while_closing = [&]() -> asio::awaitable<coline::error_code> {
         asio::post(io, [&acceptor] { acceptor.close(); }); // runs once accept waits
         auto [ec, conn] = co_await coline::accept(acceptor, coline::as_tuple);
         CHECK_FALSE(conn.stream().is_open());
@@ -48,7 +48,7 @@ TEST_CASE("accept on a closed acceptor reports operation_aborted" * doctest::tim
     try {
         run(io, throwing());
         FAIL("accept returned");
-    } catch (const std::system_error& e) {
+    } catch (const coline::system_error& e) {
         CHECK(e.code() == asio::error::operation_aborted);
     }
 }

@@ -154,7 +154,7 @@ TEST_CASE("a dropped connection whose peer is gone or never reads ends within it
         conn.stream().non_blocking(true);
         std::size_t filled = 0;
         const std::string filler(4096, 'f');
-        for (std::error_code ec; !ec;)
+        for (coline::error_code ec; !ec;)
             filled += conn.stream().write_some(asio::buffer(filler), ec);
         const auto start = std::chrono::steady_clock::now();
         run(io, answer_then(std::move(conn), 100, false));

@@ -27,7 +27,7 @@ std::string exchange_with(asio::io_context& io, tcp::acceptor& acceptor, std::st
 }
 
 // The error of a non-throwing connect; the connection must be closed on error.
-asio::awaitable<std::error_code> connect_error(std::string host, std::string port)
+asio::awaitable<coline::error_code> connect_error(std::string host, std::string port)
 {
     auto [ec, conn] = co_await coline::connect(host, port, 5s, coline::as_tuple);
     CHECK(conn.stream().is_open() == !ec);
@@ -82,7 +82,7 @@ TEST_CASE("connect to a port nobody listens on is refused" * doctest::timeout(10
     try {
         run(io, throwing());
         FAIL("connect returned");
-    } catch (const std::system_error& e) {
+    } catch (const coline::system_error& e) {
         CHECK(e.code() == asio::error::connection_refused);
     }
 }
@@ -99,13 +99,13 @@ TEST_CASE("connect with a service name it cannot resolve reports the resolver's 
 // further SYNs, so those connects hang: the loopback stand-in for an
 // unreachable host. `connect_once(port)` is the form of connect under test.
 template <class Connect>
-std::error_code connect_until_one_hangs(Connect connect_once)
+coline::error_code connect_until_one_hangs(Connect connect_once)
 {
     asio::io_context io;
     auto acceptor = loopback_acceptor(io, 0);
     std::vector<coline::connection> queued;
-    std::error_code ec;
-    auto connect_and_keep = [&]() -> asio::awaitable<std::error_code> {
+    coline::error_code ec;
+    auto connect_and_keep = [&]() -> asio::awaitable<coline::error_code> {
         auto [ec, conn] = co_await connect_once(acceptor.local_endpoint());
         CHECK(conn.stream().is_open() == !ec);
         queued.push_back(std::move(conn));
@@ -133,11 +133,11 @@ TEST_CASE("connect to an endpoint gives up with error::timeout too" * doctest::t
     CHECK(std::chrono::steady_clock::now() - started < 20s);
     // and the throwing form throws it
     const auto thrown = connect_until_one_hangs(
-        [](tcp::endpoint at) -> asio::awaitable<std::tuple<std::error_code, coline::connection>> {
-            std::error_code caught;
+        [](tcp::endpoint at) -> asio::awaitable<std::tuple<coline::error_code, coline::connection>> {
+            coline::error_code caught;
             try {
-                co_return std::tuple{std::error_code{}, co_await coline::connect(at, 200ms)};
-            } catch (const std::system_error& e) {
+                co_return std::tuple{coline::error_code{}, co_await coline::connect(at, 200ms)};
+            } catch (const coline::system_error& e) {
                 caught = e.code();
             }
             co_return std::tuple{caught, coline::connection(tcp::socket(co_await asio::this_coro::executor))};
@@ -178,7 +178,7 @@ TEST_CASE("a port number out of range is std::errc::invalid_argument, not a wrap
         try {
             run(io, coline::connect("127.0.0.1", bad));
             FAIL("connect returned");
-        } catch (const std::system_error& e) {
+        } catch (const coline::system_error& e) {
             CHECK(e.code() == std::errc::invalid_argument);
         }
     }

@@ -21,3 +21,23 @@ TEST_CASE("coline's errors have their own category, messages and portable condit
     }
     CHECK(std::error_code(static_cast<error>(99)).message() == "unknown coline error");
 }
+
+TEST_CASE("coline::error_code, Asio's error code type, compares with coline's errors and portable conditions")
+{
+    coline::error_code ec = error::timeout; // std::error_code, or boost::system::error_code with Boost.Asio
+    CHECK(ec == error::timeout);
+    CHECK(error::timeout == ec);
+    CHECK(ec != error::partial_line);
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ec.message() == "operation timed out");
+    CHECK(std::error_code(ec).category() == coline::error_category());
+    ec = asio::error::eof;
+    CHECK(ec == asio::error::eof);
+    CHECK(ec != error::timeout);
+    try {
+        throw coline::system_error(error::line_too_long, "read_line");
+    } catch (const coline::system_error& e) {
+        CHECK(e.code() == error::line_too_long);
+        CHECK(std::string_view(e.what()).find("read_line") != std::string_view::npos);
+    }
+}

@@ -45,12 +45,12 @@ TEST_CASE("connect and accept spawned with temporaries, before the io_context ru
     };
     auto keep_tuple = [&](std::vector<coline::connection>& into) {
         return [handler = keep(into)](std::exception_ptr error,
-                                      std::optional<std::tuple<std::error_code, coline::connection>> result) mutable {
+                                      std::optional<std::tuple<coline::error_code, coline::connection>> result) mutable {
             if (!result)
                 return handler(error, std::nullopt);
             auto& [ec, conn] = *result;
             if (ec)
-                error = std::make_exception_ptr(std::system_error(ec, "as_tuple"));
+                error = std::make_exception_ptr(coline::system_error(ec, "as_tuple"));
             handler(error, std::move(conn));
         };
     };

@@ -87,7 +87,7 @@ TEST_CASE("read_exactly of more than max_block_size is error::block_too_large, a
         try {
             run(io, coline::read_exactly(conn, 1000000000000));
             FAIL("read_exactly returned");
-        } catch (const std::system_error& e) {
+        } catch (const coline::system_error& e) {
             CHECK(e.code() == error::block_too_large);
             CHECK(std::string(e.what()).find("coline::read_exactly") != std::string::npos);
         }
@@ -115,7 +115,7 @@ TEST_CASE("the end of the stream inside a block is error::partial_block, with th
         try {
             run(io, coline::read_exactly(conn, 5));
             FAIL("read_exactly returned");
-        } catch (const std::system_error& e) {
+        } catch (const coline::system_error& e) {
             CHECK(e.code() == error::partial_block);
         }
         auto [again, bytes] = run(io, coline::read_exactly(conn, 1, coline::as_tuple)); // the end stays the end
@@ -183,7 +183,7 @@ TEST_CASE("read_exactly into a caller's buffer reports how far it got when the s
     }
     SUBCASE("throwing")
     {
-        CHECK_THROWS_AS(run(io, coline::read_exactly(conn, std::span<char>(into))), std::system_error);
+        CHECK_THROWS_AS(run(io, coline::read_exactly(conn, std::span<char>(into))), coline::system_error);
         CHECK(conn.at_end());
     }
 }
@@ -332,7 +332,7 @@ TEST_CASE("with coalesce_writes, kept bytes leave when the session waits for som
     auto greet_then_wait = [&]() -> asio::awaitable<void> {
         co_await coline::write_line(conn, "Connect");
         kept = !internals::output(conn).empty();
-        std::error_code cancelled;
+        coline::error_code cancelled;
         co_await other_work.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
     };
     asio::co_spawn(io, greet_then_wait(), asio::detached);

@@ -99,7 +99,7 @@ TEST_CASE("the end of the stream in the middle of a line is error::partial_line 
         try {
             run(io, coline::read_line(again));
             FAIL("read_line returned");
-        } catch (const std::system_error& e) {
+        } catch (const coline::system_error& e) {
             CHECK(e.code() == error::partial_line);
         }
     }
@@ -148,7 +148,7 @@ TEST_CASE("memory stays bounded by the limit whatever a peer sends without a new
     const std::size_t limit = 64 * 1024;
     std::size_t fed = 0, errors = 0, largest = 0;
     while (fed < 16 * 1024 * 1024) {
-        std::error_code ec;
+        coline::error_code ec;
         CHECK_FALSE(buffer.next_line(limit, ec));
         errors += ec == error::line_too_long;
         auto space = buffer.prepare(limit);
@@ -171,14 +171,14 @@ TEST_CASE("the non-throwing form returns the error with an empty line")
     CHECK_FALSE(line);
 }
 
-TEST_CASE("the throwing form throws std::system_error carrying coline's error code")
+TEST_CASE("the throwing form throws coline::system_error carrying coline's error code")
 {
     asio::io_context io;
     auto conn = scripted(io, {"0123456789\n"}, max_line(4));
     try {
         run(io, coline::read_line(conn));
         FAIL("read_line did not throw");
-    } catch (const std::system_error& e) {
+    } catch (const coline::system_error& e) {
         CHECK(e.code() == error::line_too_long);
         CHECK(std::string(e.what()).find("coline::read_line") != std::string::npos);
     }
@@ -247,7 +247,7 @@ TEST_CASE("a read with a time limit ends with error::timeout when no line arrive
         try {
             run(io, coline::read_line(conn));
             FAIL("read_line returned");
-        } catch (const std::system_error& e) {
+        } catch (const coline::system_error& e) {
             CHECK(e.code() == error::timeout);
         }
     }
@@ -266,7 +266,7 @@ TEST_CASE("a deadline that was met does not cancel a later read" * doctest::time
     // The next line comes only after the first limit has run out, while the next read waits.
     asio::steady_timer later(io);
     later.expires_at(started + first_limit + 200ms);
-    later.async_wait([&](std::error_code) { asio::write(peer, asio::buffer(std::string_view("second\n"))); });
+    later.async_wait([&](coline::error_code) { asio::write(peer, asio::buffer(std::string_view("second\n"))); });
     auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple));
     CHECK_FALSE(ec);
     CHECK(line == std::optional<std::string_view>("second"));
@@ -288,7 +288,7 @@ TEST_CASE("closing a connection ends a read in progress with operation_aborted" 
 {
     asio::io_context io;
     auto [conn, peer] = make_tcp_pair(io);
-    auto read_then_see_close = [&]() -> asio::awaitable<std::error_code> {
+    auto read_then_see_close = [&]() -> asio::awaitable<coline::error_code> {
         asio::post(io, [&conn] { conn.close(); }); // runs once the read below waits
         auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
         co_return ec;
@@ -384,7 +384,7 @@ TEST_CASE("cancelling the awaiting coroutine cancels its read, with or without a
     auto [conn, peer] = make_tcp_pair(io);
     for (auto limit : {coline::no_timeout, coline::duration(10s)}) {
         asio::cancellation_signal cancel;
-        std::error_code got;
+        coline::error_code got;
         bool done = false;
         auto reader = [&]() -> asio::awaitable<void> {
             auto [ec, line] = co_await coline::read_line(conn, limit, coline::as_tuple);
@@ -413,7 +413,7 @@ TEST_CASE("cancelling a read after stop_reading, with part of a line buffered, e
     CHECK(std::get<0>(run(io, coline::read_line(conn, 200ms, coline::as_tuple))) == coline::error::timeout);
     REQUIRE(conn.buffered() == "hal");
     asio::cancellation_signal cancel;
-    std::error_code got;
+    coline::error_code got;
     bool done = false;
     auto reader = [&]() -> asio::awaitable<void> {
         auto [ec, line] = co_await coline::read_line(conn, 300ms, coline::as_tuple);
@@ -435,7 +435,7 @@ TEST_CASE("cancelling a read after stop_reading, with part of a line buffered, e
     CHECK(conn.buffered().empty());
     asio::steady_timer past_the_limit(io, 500ms);
     bool past = false;
-    past_the_limit.async_wait([&](std::error_code) { past = true; });
+    past_the_limit.async_wait([&](coline::error_code) { past = true; });
     CHECK(run_until(io, [&] { return past; }));
 }
 
@@ -450,7 +450,7 @@ TEST_CASE("limits larger than memory are taken as 'no limit' without overflowing
 TEST_CASE("line_buffer gives its storage back when nothing in it is unread, and only then")
 {
     coline::detail::line_buffer buffer;
-    std::error_code ec;
+    coline::error_code ec;
     auto space = buffer.prepare(100);
     std::memcpy(space.data(), "one\ntw", 6);
     buffer.commit(6);
@@ -510,14 +510,14 @@ TEST_CASE("a peer that keeps sending does not keep the executor from the other c
     // The flooder sends lines without pause (and reads the answers, so neither side blocks).
     std::thread sender([&, &peer = flooder] {
         const std::string lines(64 * 1024, '\n');
-        std::error_code ec;
+        coline::error_code ec;
         while (!stop && !ec)
             asio::write(peer, asio::buffer(lines), ec);
         peer.shutdown(asio::socket_base::shutdown_send, ec);
     });
     std::thread drain([&, &peer = flooder] {
         char sink[65536];
-        std::error_code ec;
+        coline::error_code ec;
         while (!ec)
             peer.read_some(asio::buffer(sink), ec);
     });

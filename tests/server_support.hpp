@@ -35,13 +35,13 @@ public:
         std::lock_guard lock(mutex_);
         try {
             std::rethrow_exception(error);
-        } catch (const std::system_error& e) {
+        } catch (const coline::system_error& e) {
             codes_.push_back(e.code());
         } catch (...) {
             codes_.push_back(std::make_error_code(std::errc::state_not_recoverable));
         }
     }
-    bool contains(std::error_code code) const
+    bool contains(coline::error_code code) const
     {
         std::lock_guard lock(mutex_);
         return std::find(codes_.begin(), codes_.end(), code) != codes_.end();
@@ -54,7 +54,7 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    std::vector<std::error_code> codes_;
+    std::vector<coline::error_code> codes_;
 };
 
 /// coline::run_server() on a thread of its own, on 127.0.0.1 and a port the
@@ -116,7 +116,7 @@ class blocking_client {
 public:
     /// What a call returns when its time ran out: neither eof nor a reset, so
     /// a check for either fails on a server that did nothing.
-    static std::error_code timed_out() { return std::make_error_code(std::errc::timed_out); }
+    static coline::error_code timed_out() { return std::make_error_code(std::errc::timed_out); }
 
     explicit blocking_client(unsigned short port, std::chrono::milliseconds limit = 10s) : socket_(io_), limit_(limit)
     {
@@ -125,11 +125,11 @@ public:
     }
 
     /// Sends all of `bytes`; the error that stopped it, or timed_out().
-    std::error_code send(std::string_view bytes)
+    coline::error_code send(std::string_view bytes)
     {
         const auto give_up = std::chrono::steady_clock::now() + limit_;
         while (!bytes.empty()) {
-            std::error_code ec;
+            coline::error_code ec;
             bytes.remove_prefix(socket_.write_some(asio::buffer(bytes), ec));
             if (ec == asio::error::would_block) {
                 if (!ready(POLLOUT, give_up))
@@ -143,7 +143,7 @@ public:
 
     /// The next line without "\n", or "<the error's message>" if an error came
     /// first (eof when the server closed, timed_out() when nothing came).
-    std::string line(std::error_code* error = nullptr)
+    std::string line(coline::error_code* error = nullptr)
     {
         const auto give_up = std::chrono::steady_clock::now() + limit_;
         std::size_t at;
@@ -162,7 +162,7 @@ public:
     /// Reads (and drops) until the server ends the connection; the error that
     /// ended it: eof for an orderly close, connection_reset for a reset,
     /// timed_out() if the server did neither in time.
-    std::error_code wait_for_close()
+    coline::error_code wait_for_close()
     {
         const auto give_up = std::chrono::steady_clock::now() + limit_;
         for (;;) {
@@ -198,11 +198,11 @@ private:
     }
 
     // Appends what has arrived to received_, waiting for it until `give_up`.
-    std::error_code receive(std::chrono::steady_clock::time_point give_up)
+    coline::error_code receive(std::chrono::steady_clock::time_point give_up)
     {
         for (;;) {
             char chunk[4096];
-            std::error_code ec;
+            coline::error_code ec;
             const std::size_t n = socket_.read_some(asio::buffer(chunk), ec);
             if (!ec) {
                 received_.append(chunk, n);

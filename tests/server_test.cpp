@@ -49,7 +49,7 @@ TEST_CASE("a refusal line with a newline is refused at construction")
     try {
         coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, echo_session, options);
         FAIL("the server was built");
-    } catch (const std::system_error& e) {
+    } catch (const coline::system_error& e) {
         CHECK(e.code() == coline::error::newline_in_line);
     }
 }
@@ -100,7 +100,7 @@ TEST_CASE("without an error hook, an exception that is not a system_error comes 
     run.stop_on_signals = false;
     std::promise<unsigned short> listening;
     run.on_listening = [&](const tcp::endpoint& endpoint) { listening.set_value(endpoint.port()); };
-    std::error_code connector_saw;
+    coline::error_code connector_saw;
     std::thread connector([&] { connector_saw = blocking_client(listening.get_future().get()).wait_for_close(); });
     CHECK_THROWS_AS(coline::run_server(tcp::endpoint{asio::ip::address_v4::loopback(), 0}, buggy, {}, run),
                     std::logic_error);
@@ -142,7 +142,7 @@ TEST_CASE("a client that goes on sending after its handler ended is cut off at l
     CHECK_FALSE(client.send("more\n"));
     CHECK(client.wait_for_close() == asio::error::eof); // the server ended its side, and lingers
     const auto ended = std::chrono::steady_clock::now();
-    std::error_code ec;
+    coline::error_code ec;
     while (!(ec = client.send("still talking\n")) && std::chrono::steady_clock::now() - ended < 10s)
         std::this_thread::sleep_for(10ms); // the client's pace, not a measurement
     const auto took = std::chrono::steady_clock::now() - ended;
@@ -176,7 +176,7 @@ TEST_CASE("a client that still sends and reads its answers slowly gets every one
         }
     });
     int received = 0, wrong = 0;
-    std::error_code ended;
+    coline::error_code ended;
     for (;;) {
         const std::string line = client.line(&ended);
         if (ended)
@@ -294,7 +294,7 @@ TEST_CASE("after stop(), a client that keeps sending is read only up to what had
         }
     });
     std::size_t answers = 0, wrong = 0;
-    std::error_code ended;
+    coline::error_code ended;
     std::chrono::steady_clock::duration stop_took{};
     std::thread stopper;
     for (;;) {
@@ -388,7 +388,7 @@ TEST_CASE("reuse_port lets two TCP servers share a port; without it the port is 
     try {
         make({});
         FAIL("a second server took the port without reuse_port");
-    } catch (const std::system_error& e) {
+    } catch (const coline::system_error& e) {
         CHECK(e.code() == asio::error::address_in_use);
     }
 }

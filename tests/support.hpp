@@ -94,7 +94,7 @@ inline tcp::acceptor loopback_acceptor(asio::io_context& io, int backlog = asio:
 inline tcp::acceptor ipv6_loopback_acceptor(asio::io_context& io)
 {
     tcp::acceptor acceptor(io);
-    std::error_code ec;
+    coline::error_code ec;
     acceptor.open(tcp::v6(), ec);
     if (!ec)
         acceptor.bind({asio::ip::address_v6::loopback(), 0}, ec);
@@ -109,7 +109,7 @@ inline tcp::acceptor ipv6_loopback_acceptor(asio::io_context& io)
 
 /// Whether `ec` says the peer cut the connection off: a reset, or a send
 /// after one (broken pipe).
-inline bool cut_off(std::error_code ec)
+inline bool cut_off(coline::error_code ec)
 {
     return ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
 }
@@ -159,22 +159,22 @@ public:
 
     executor_type get_executor() const { return executor_; }
     lowest_layer_type& lowest_layer() { return *this; }
-    void close(std::error_code&) { closed_ = true; }
+    void close(coline::error_code&) { closed_ = true; }
     bool closed() const { return closed_; }
     bool is_open() const { return !closed_; }
     const std::string& written() const { return written_; }
     std::size_t reads() const { return reads_; }
     std::size_t writes() const { return writes_; }
     /// From now on every write fails with `ec` and takes nothing.
-    void fail_writes_with(std::error_code ec) { write_error_ = ec; }
+    void fail_writes_with(coline::error_code ec) { write_error_ = ec; }
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token)
     {
-        return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+        return asio::async_initiate<Token, void(coline::error_code, std::size_t)>(
             [this](auto handler, const MutableBuffers& buffers) {
                 ++reads_;
-                std::error_code ec;
+                coline::error_code ec;
                 std::size_t n = 0;
                 if (next_ == chunks_.size()) {
                     ec = asio::error::eof;
@@ -193,7 +193,7 @@ public:
     template <class ConstBuffers, class Token>
     auto async_write_some(const ConstBuffers& buffers, Token&& token)
     {
-        return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+        return asio::async_initiate<Token, void(coline::error_code, std::size_t)>(
             [this](auto handler, const ConstBuffers& buffers) {
                 ++writes_;
                 std::size_t n = 0;
@@ -203,14 +203,14 @@ public:
                     written_.append(static_cast<const char*>(it->data()), it->size());
                     n += it->size();
                 }
-                complete(std::move(handler), std::error_code{}, n);
+                complete(std::move(handler), coline::error_code{}, n);
             },
             token, buffers);
     }
 
 private:
     template <class Handler>
-    void complete(Handler handler, std::error_code ec, std::size_t n)
+    void complete(Handler handler, coline::error_code ec, std::size_t n)
     {
         auto executor = asio::get_associated_executor(handler, executor_);
         asio::post(executor, [handler = std::move(handler), ec, n]() mutable { std::move(handler)(ec, n); });
@@ -223,7 +223,7 @@ private:
     std::size_t reads_ = 0;
     std::size_t writes_ = 0;
     std::string written_;
-    std::error_code write_error_;
+    coline::error_code write_error_;
     bool closed_ = false;
 };
 
@@ -247,7 +247,7 @@ inline std::vector<std::string> one_byte_chunks(std::string_view text)
 /// What a stream of read_line calls produced: the lines, and the error that ended it.
 struct read_all_result {
     std::vector<std::string> lines;
-    std::error_code error;
+    coline::error_code error;
 };
 
 /// Reads lines until the end of the stream or the first error.

@@ -18,7 +18,7 @@ asio::awaitable<void> tutorial_session(coline::connection& conn)
         co_await coline::write_line(conn, "Information received: {}", *line);
 }
 
-bool is_timeout(const std::system_error& e) { return e.code() == coline::error::timeout; }
+bool is_timeout(const coline::system_error& e) { return e.code() == coline::error::timeout; }
 
 } // namespace
 
@@ -84,7 +84,7 @@ TEST_CASE("session_driver: a read that gets nothing fails with a timeout instead
     try {
         client.read_line();
         FAIL("read_line returned");
-    } catch (const std::system_error& e) {
+    } catch (const coline::system_error& e) {
         CHECK(is_timeout(e));
     }
     CHECK(std::chrono::steady_clock::now() - start < 5s);
@@ -120,7 +120,7 @@ TEST_CASE("run: a task that outlives its limit is cancelled and reported as step
     try {
         testing::run(io, sleeps(unwound), 50ms);
         FAIL("run returned");
-    } catch (const std::system_error& e) {
+    } catch (const coline::system_error& e) {
         FAIL("a system_error: a test expecting one would pass on the runner giving up: " << e.what());
     } catch (const testing::step_timed_out& e) {
         CHECK(std::string(e.what()).find("limit") != std::string::npos);

@@ -43,14 +43,14 @@ public:
     tls_server* operator->() { return &server_; }
     unsigned short port() const { return server_.local_endpoint().port(); }
 
-    bool reported(std::error_code code) const
+    bool reported(coline::error_code code) const
     {
         return std::find(errors.begin(), errors.end(), code) != errors.end();
     }
 
     bool returned = false;
     std::exception_ptr failure;
-    std::vector<std::error_code> errors; // what on_handler_error got
+    std::vector<coline::error_code> errors; // what on_handler_error got
 
 private:
     coline::server_options with_log(coline::server_options options)
@@ -58,7 +58,7 @@ private:
         options.on_handler_error = [this](std::exception_ptr error) {
             try {
                 std::rethrow_exception(error);
-            } catch (const std::system_error& e) {
+            } catch (const coline::system_error& e) {
                 errors.push_back(e.code());
             } catch (...) {
                 errors.push_back(std::make_error_code(std::errc::state_not_recoverable));
@@ -95,7 +95,7 @@ const std::vector<std::string> tutorial_transcript{"Connect", "Information recei
 //   asio::error::connection_reset; seen here for a client over
 //   max_handshakes, which the transport closes a step later.
 // Which one comes first is up to the scheduling of one thread, so either is accepted.
-bool refused_in_handshake(std::error_code ec)
+bool refused_in_handshake(coline::error_code ec)
 {
     return ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset;
 }
@@ -109,9 +109,9 @@ tcp::socket silent_client(asio::io_context& io, unsigned short port)
 }
 
 // Waits until the server closes `socket`; the error that came (eof for a close).
-asio::awaitable<std::error_code> closed(tcp::socket& socket)
+asio::awaitable<coline::error_code> closed(tcp::socket& socket)
 {
-    std::error_code ec;
+    coline::error_code ec;
     char sink[256];
     while (!ec)
         co_await socket.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
@@ -141,12 +141,12 @@ TEST_CASE("TLS server: a client's close_notify is answered with the server's own
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     running_server server(io, server_tls);
-    auto client = [&]() -> asio::awaitable<std::error_code> {
+    auto client = [&]() -> asio::awaitable<coline::error_code> {
         auto conn = co_await coline::connect_tls("localhost", server.port(), client_tls, 5s);
         CHECK((co_await coline::read_line(conn, 5s)) == std::optional<std::string_view>("Connect"));
         // Asio's shutdown succeeds only on the peer's close_notify: a plain
         // close would end it with eof or stream_truncated.
-        std::error_code ec;
+        coline::error_code ec;
         co_await conn.stream().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
         co_return ec;
     };
@@ -270,7 +270,7 @@ TEST_CASE("TLS server: out of descriptors, the client longest in its handshake m
     transport.handshake_timeout = 60s; // the silent clients would hold their descriptors that long
     std::atomic<int> out_of_descriptors = 0;
     coline::server_options options;
-    options.on_accept_error = [&](std::error_code ec) {
+    options.on_accept_error = [&](coline::error_code ec) {
         // Compare plain values: no descriptor is left for UBSan's checks of a virtual call.
         out_of_descriptors += ec.value() == EMFILE && &ec.category() == &asio::error::get_system_category();
     };
@@ -280,8 +280,8 @@ TEST_CASE("TLS server: out of descriptors, the client longest in its handshake m
     // loads lazily), and the virtual calls UBSan checks the first time.
     CHECK(run(io, tutorial_client(server.port(), client_tls)) == tutorial_transcript);
     [[maybe_unused]] const volatile bool warm =
-        std::error_code(asio::error::no_descriptors) == std::errc::too_many_files_open_in_system;
-    [[maybe_unused]] const std::system_error warm_message(asio::error::operation_aborted, "warm");
+        coline::error_code(asio::error::no_descriptors) == std::errc::too_many_files_open_in_system;
+    [[maybe_unused]] const coline::system_error warm_message(asio::error::operation_aborted, "warm");
 
     // Sockets made before the limit drops: connecting them needs no new descriptor.
     constexpr int room = 3;

@@ -18,7 +18,7 @@ asio::awaitable<void> tutorial_session(coline::tls_connection conn)
 }
 
 // A TLS port's accept: the next client, then the server's side of the handshake.
-asio::awaitable<std::tuple<std::error_code, coline::tls_connection>>
+asio::awaitable<std::tuple<coline::error_code, coline::tls_connection>>
 accept_tls(tcp::acceptor& acceptor, asio::ssl::context& context, coline::duration timeout)
 {
     co_return co_await coline::start_tls(co_await coline::accept(acceptor), context, timeout, coline::as_tuple);
@@ -71,7 +71,7 @@ TEST_CASE("TLS: a client that does not trust the certificate fails with certific
     auto acceptor = loopback_acceptor(io);
     auto server_tls = server_context(localhost_certificate());
     auto untrusting = client_context(nullptr);
-    std::error_code server_error;
+    coline::error_code server_error;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
         for (int client = 0; client < 2; ++client) {
             auto [ec, conn] = co_await accept_tls(acceptor, server_tls, 5s);
@@ -83,7 +83,7 @@ TEST_CASE("TLS: a client that does not trust the certificate fails with certific
     CHECK_MESSAGE(ec.message().find("certificate verify failed") != std::string::npos, ec.message());
     CHECK_FALSE(conn.stream().lowest_layer().is_open());
     CHECK_THROWS_WITH_AS(run(io, coline::connect_tls("localhost", port_of(acceptor), untrusting, 5s)),
-                         doctest::Contains("certificate verify failed"), std::system_error);
+                         doctest::Contains("certificate verify failed"), coline::system_error);
     CHECK(run_until(io, [&] { return bool(server_error); })); // the server saw the client's alert
     CHECK(server_error.category() == asio::error::get_ssl_category());
     CHECK_MESSAGE(server_error.message().find("unknown ca") != std::string::npos, server_error.message());
@@ -122,7 +122,7 @@ TEST_CASE("TLS: after stop_reading, the lines that had arrived, then the end at 
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     std::vector<std::string> read;
-    std::error_code last_error = coline::error::timeout; // until the server's last read says otherwise
+    coline::error_code last_error = coline::error::timeout; // until the server's last read says otherwise
     bool server_done = false;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
         auto [ec, conn] = co_await accept_tls(acceptor, server_tls, 5s);
@@ -176,7 +176,7 @@ TEST_CASE("TLS: a plain-text client is a handshake error, and throws in the thro
             try {
                 run(io, client());
                 FAIL("start_tls returned");
-            } catch (const std::system_error& e) {
+            } catch (const coline::system_error& e) {
                 CHECK(e.code().category() == asio::error::get_ssl_category());
                 CHECK_MESSAGE(e.code().message().find("wrong version number") != std::string::npos, e.code().message());
                 CHECK(std::string(e.what()).find("coline::start_tls") != std::string::npos);
@@ -200,7 +200,7 @@ TEST_CASE("TLS: a peer that closes without close_notify is reported as a truncat
         co_await coline::write_line(conn, "Connect");
         conn.close(); // no close_notify
     }, asio::detached);
-    auto client = [&]() -> asio::awaitable<std::error_code> {
+    auto client = [&]() -> asio::awaitable<coline::error_code> {
         auto conn = co_await coline::connect_tls("localhost", port_of(acceptor), client_tls, 5s);
         auto greeting = co_await coline::read_line(conn, 5s);
         CHECK(greeting == "Connect");
@@ -218,7 +218,7 @@ TEST_CASE("TLS: shutdown_tls gives up at its time limit when the peer never answ
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     std::optional<coline::tls_connection> idle_client; // connected, then reads nothing
-    auto server = [&](bool throwing) -> asio::awaitable<std::error_code> {
+    auto server = [&](bool throwing) -> asio::awaitable<coline::error_code> {
         auto conn = co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
         if (!throwing) {
             auto [ec] = co_await coline::shutdown_tls(conn, 200ms, coline::as_tuple);
@@ -226,10 +226,10 @@ TEST_CASE("TLS: shutdown_tls gives up at its time limit when the peer never answ
         }
         try {
             co_await coline::shutdown_tls(conn, 200ms); // throws by default, like every operation
-        } catch (const std::system_error& e) {
+        } catch (const coline::system_error& e) {
             co_return e.code();
         }
-        co_return std::error_code{};
+        co_return coline::error_code{};
     };
     for (bool throwing : {false, true}) {
         CAPTURE(throwing);
@@ -283,7 +283,7 @@ TEST_CASE("STARTTLS: bytes that came in clear after the request are refused, not
     auto [conn, peer] = make_tcp_pair(io);
     auto server_tls = server_context(localhost_certificate());
     asio::write(peer, asio::buffer(std::string_view("STARTTLS\nINJECTED\n")));
-    auto upgrade = [&]() -> asio::awaitable<std::error_code> {
+    auto upgrade = [&]() -> asio::awaitable<coline::error_code> {
         auto request = co_await coline::read_line(conn, 5s);
         CHECK(request == "STARTTLS");
         auto [ec, tls] = co_await coline::start_tls(std::move(conn), server_tls, 5s, coline::as_tuple);
@@ -302,7 +302,7 @@ TEST_CASE("start_tls as the client checks the host name too" * doctest::timeout(
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
-    auto client = [&]() -> asio::awaitable<std::error_code> {
+    auto client = [&]() -> asio::awaitable<coline::error_code> {
         auto plain = co_await coline::connect("127.0.0.1", port_of(acceptor), 5s);
         auto [ec, conn] = co_await coline::start_tls(std::move(plain), client_tls, "coline.test", 5s, coline::as_tuple);
         co_return ec;
@@ -398,7 +398,7 @@ TEST_CASE("TLS: connect_tls gives up with error::timeout when the server never a
             try {
                 run(io, coline::connect_tls("127.0.0.1", port_of(acceptor), client_tls, 200ms));
                 FAIL("connect_tls returned");
-            } catch (const std::system_error& e) {
+            } catch (const coline::system_error& e) {
                 CHECK(e.code() == coline::error::timeout);
             }
         }
@@ -415,7 +415,7 @@ TEST_CASE("STARTTLS: when the lines kept back cannot be sent, start_tls fails wi
     auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection); // coalesce_writes on
     auto server_tls = server_context(localhost_certificate());
     asio::write(peer, asio::buffer(std::string_view("STARTTLS\nmore\n")));
-    auto upgrade = [&]() -> asio::awaitable<std::error_code> {
+    auto upgrade = [&]() -> asio::awaitable<coline::error_code> {
         auto request = co_await coline::read_line(conn, 5s);
         CHECK(request == "STARTTLS");
         co_await coline::write_line(conn, "OK go ahead"); // kept back: "more" waits
@@ -445,11 +445,11 @@ TEST_CASE("start_tls as the client: a host name SNI cannot carry fails before an
     CHECK_MESSAGE(ec.message().find("invalid servername") != std::string::npos, ec.message());
     CHECK_FALSE(tls.stream().lowest_layer().is_open());
     char byte;
-    std::error_code peer_ec;
+    coline::error_code peer_ec;
     peer.read_some(asio::buffer(&byte, 1), peer_ec);
     CHECK(peer_ec == asio::error::eof); // closed with no ClientHello sent
     CHECK_THROWS_WITH_AS(run(io, coline::start_tls(coline::testing::make_connection_pair(io).client, client_tls, name, 2s)),
-                         doctest::Contains("invalid servername"), std::system_error);
+                         doctest::Contains("invalid servername"), coline::system_error);
 }
 
 namespace {
@@ -477,7 +477,7 @@ tls_pair make_tls_pair(asio::io_context& io, asio::ssl::context& server_tls, asi
 }
 
 // shutdown_tls in either style; the error it returned or threw.
-asio::awaitable<std::error_code> shutdown_result(coline::tls_connection& conn, bool throwing)
+asio::awaitable<coline::error_code> shutdown_result(coline::tls_connection& conn, bool throwing)
 {
     if (!throwing) {
         auto [ec] = co_await coline::shutdown_tls(conn, 5s, coline::as_tuple);
@@ -485,10 +485,10 @@ asio::awaitable<std::error_code> shutdown_result(coline::tls_connection& conn, b
     }
     try {
         co_await coline::shutdown_tls(conn, 5s);
-    } catch (const std::system_error& e) {
+    } catch (const coline::system_error& e) {
         co_return e.code();
     }
-    co_return std::error_code{};
+    co_return coline::error_code{};
 }
 
 } // namespace
@@ -503,7 +503,7 @@ TEST_CASE("TLS: shutdown_tls is done when the peer answers close_notify, or clos
         for (bool throwing : {false, true}) {
             CAPTURE(throwing);
             auto [server, client] = make_tls_pair(io, server_tls, client_tls);
-            std::optional<std::error_code> peer_ec;
+            std::optional<coline::error_code> peer_ec;
             asio::co_spawn(io, [&]() -> asio::awaitable<void> {
                 auto line = co_await coline::read_line(client, 5s); // our close_notify: the end
                 CHECK_FALSE(line);

@@ -94,13 +94,13 @@ TEST_CASE("Unix domain socket: a path nobody listens on is a clear error")
     asio::io_context io;
     socket_path nowhere;
     auto [ec, conn] = coline::testing::run(io, coline::connect(local::endpoint(nowhere.path.string()), 5s, coline::as_tuple));
-    CHECK(ec == std::error_code(ENOENT, asio::error::get_system_category())); // Asio keeps its own system category
+    CHECK(ec == coline::error_code(ENOENT, asio::error::get_system_category())); // Asio keeps its own system category
     CHECK_FALSE(conn.stream().is_open());
     try {
         coline::testing::run(io, coline::connect(local::endpoint(nowhere.path.string())));
         FAIL("connect returned");
-    } catch (const std::system_error& e) {
-        CHECK(e.code() == std::error_code(ENOENT, asio::error::get_system_category()));
+    } catch (const coline::system_error& e) {
+        CHECK(e.code() == coline::error_code(ENOENT, asio::error::get_system_category()));
     }
 }
 

@@ -16,7 +16,7 @@ template <error_style Style, class Protocol, class Executor>
 asio::awaitable<result<Style, socket_connection<Protocol, Executor>>>
 accept_op(asio::basic_socket_acceptor<Protocol, Executor>& acceptor)
 {
-    std::error_code ec;
+    error_code ec;
     asio::basic_stream_socket<Protocol, Executor> socket(acceptor.get_executor());
     co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (!ec)

@@ -49,9 +49,9 @@ asio::awaitable<result<Style, connection>> connect_op(std::string host, port ser
 {
     const auto executor = co_await asio::this_coro::executor;
     connection conn{asio::ip::tcp::socket(executor)};
-    std::error_code ec;
+    error_code ec;
     if (service.service().empty())
-        ec = std::make_error_code(std::errc::invalid_argument);
+        ec = error_code(std::make_error_code(std::errc::invalid_argument));
 
     deadline<asio::any_io_executor> deadline(executor);
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
@@ -81,7 +81,7 @@ connect_endpoint_op(Endpoint endpoint, duration timeout)
 {
     using protocol = typename Endpoint::protocol_type;
     socket_connection<protocol> conn(typename protocol::socket(co_await asio::this_coro::executor));
-    const std::error_code ec =
+    const error_code ec =
         co_await within(timeout, [&conn, &endpoint](auto token) { return conn.stream().async_connect(endpoint, token); });
     if (ec)
         conn.close();

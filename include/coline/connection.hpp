@@ -35,7 +35,7 @@ struct decoded_bytes {
 template <class Stream>
 std::size_t bytes_arrived(Stream& stream)
 {
-    std::error_code ec;
+    error_code ec;
     std::size_t n = decoded_bytes<Stream>::count(stream);
     if constexpr (requires { stream.available(ec); })
         n += stream.available(ec);
@@ -190,7 +190,7 @@ public:
     /// `asio::error::operation_aborted`. Closing twice is harmless.
     void close() noexcept
     {
-        std::error_code ignored;
+        error_code ignored;
         stream_.lowest_layer().close(ignored);
     }
 
@@ -216,7 +216,7 @@ private:
     bool reading_stopped_ = false;
     std::uint64_t stop_point_ = 0; // with reading_stopped_: the stream's bytes that had arrived then
     bool read_cancelled_by_stop_ = false; // the abort the read sees is stop_reading()'s
-    std::error_code write_failed_;        // once a write failed, every later one fails alike
+    error_code write_failed_;        // once a write failed, every later one fails alike
     bool send_failure_unreported_ = false; // write_failed_ comes from a send at the turn's end
     // The send at the end of the turn (see send_at_turn_end): its place in
     // the io_context's queue, or a post of its own on other executors, and
@@ -268,7 +268,7 @@ using socket_connection = basic_connection<asio::basic_stream_socket<Protocol, E
 /// A connection over TCP.
 using connection = socket_connection<asio::ip::tcp>;
 
-#if defined(ASIO_HAS_LOCAL_SOCKETS)
+#if defined(COLINE_HAS_LOCAL_SOCKETS)
 /// A connection over a Unix domain socket (`asio::local::stream_protocol`).
 using local_connection = socket_connection<asio::local::stream_protocol>;
 #endif
@@ -280,7 +280,7 @@ template <class Socket>
 void tune_for_lines(Socket& socket)
 {
     if constexpr (std::is_same_v<typename Socket::protocol_type, asio::ip::tcp>) {
-        std::error_code ignored;
+        error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     }
 }
@@ -345,7 +345,7 @@ struct connection_access {
         if (sent >= 0)
             c.output_.erase(0, static_cast<std::size_t>(sent));
         else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            c.write_failed_ = std::error_code(errno, asio::error::get_system_category());
+            c.write_failed_ = error_code(errno, asio::error::get_system_category());
             c.output_.clear();
             c.send_failure_unreported_ = true;
             return false;
@@ -358,7 +358,7 @@ struct connection_access {
     /// received; 0 with `ec` set: asio::error::eof at the end of the stream,
     /// asio::error::would_block when nothing has arrived, or the socket's error.
     template <class Stream>
-    static std::size_t receive_now(basic_connection<Stream>& c, std::size_t block, std::error_code& ec) noexcept
+    static std::size_t receive_now(basic_connection<Stream>& c, std::size_t block, error_code& ec) noexcept
     {
         const std::span<char> space = c.input_.prepare(c.options_.max_line_length, block);
         const auto n = ::recv(c.stream_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
@@ -371,7 +371,7 @@ struct connection_access {
         else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             ec = asio::error::would_block;
         else
-            ec = std::error_code(errno, asio::error::get_system_category());
+            ec = error_code(errno, asio::error::get_system_category());
         return 0;
     }
 
@@ -395,7 +395,7 @@ struct connection_access {
     template <class Stream>
     static bool input_waiting(basic_connection<Stream>& c) noexcept
     {
-        std::error_code ec;
+        error_code ec;
         return c.stream_.available(ec) > 0 && !ec;
     }
 
@@ -403,7 +403,7 @@ struct connection_access {
     /// a socket whose descriptor takes a send that never blocks.
     template <class Stream>
     static constexpr bool sends_at_turn_end = [] {
-#if defined(ASIO_WINDOWS) || defined(__CYGWIN__)
+#if defined(COLINE_WINDOWS) || defined(__CYGWIN__)
         return false;
 #else
         if constexpr (requires { typename Stream::protocol_type; })
@@ -488,7 +488,7 @@ struct connection_access {
             return;
         c.posted_send_.waiting = true;
         c.stream_.async_wait(asio::socket_base::wait_write,
-                             [&c, alive = std::weak_ptr<bool>(c.posted_send_.alive)](std::error_code) {
+                             [&c, alive = std::weak_ptr<bool>(c.posted_send_.alive)](error_code) {
                                  if (alive.expired())
                                      return; // the connection is gone
                                  c.posted_send_.waiting = false;
@@ -509,7 +509,7 @@ struct connection_access {
     /// meanwhile go to a fresh output buffer, never into the bytes in flight.
     template <class Stream>
     static auto start_sending(basic_connection<Stream>& c, duration timeout, asio::cancellation_slot parent,
-                              std::error_code& ec, std::string_view tail = {})
+                              error_code& ec, std::string_view tail = {})
     {
         c.writing_ = true;
         std::swap(c.output_, c.sending_);
@@ -517,7 +517,7 @@ struct connection_access {
         auto token = asio::bind_cancellation_slot(c.write_deadline_.slot(parent),
                                                   asio::redirect_error(asio::use_awaitable, ec));
         // All of it in each call, not Asio's default of 64 KiB: a large reply in as few system calls as the kernel allows.
-        auto everything = [](const std::error_code& error, std::size_t) -> std::size_t {
+        auto everything = [](const error_code& error, std::size_t) -> std::size_t {
             return error ? 0 : std::numeric_limits<std::size_t>::max();
         };
         if (tail.empty())
@@ -527,7 +527,7 @@ struct connection_access {
     }
 
     template <class Stream>
-    static void finish_sending(basic_connection<Stream>& c, std::error_code& ec)
+    static void finish_sending(basic_connection<Stream>& c, error_code& ec)
     {
         if (c.write_deadline_.stop() && ec == asio::error::operation_aborted)
             ec = error::timeout;
@@ -544,7 +544,7 @@ struct connection_access {
     }
 
     template <class Stream>
-    static std::error_code write_failed(basic_connection<Stream>& c) noexcept { return c.write_failed_; }
+    static error_code write_failed(basic_connection<Stream>& c) noexcept { return c.write_failed_; }
 
     // The send never started (Asio threw at the co_await): the lines go back, unsent.
     template <class Stream>
@@ -580,7 +580,7 @@ struct connection_access {
 template <class Stream>
 class output_send {
 public:
-    output_send(basic_connection<Stream>& conn, std::error_code& ec)
+    output_send(basic_connection<Stream>& conn, error_code& ec)
         : conn_(conn), ec_(ec), exceptions_(std::uncaught_exceptions())
     {
     }
@@ -601,7 +601,7 @@ public:
 
 private:
     basic_connection<Stream>& conn_;
-    std::error_code& ec_;
+    error_code& ec_;
     int exceptions_;
 };
 

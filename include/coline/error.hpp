@@ -8,6 +8,11 @@
 #include <type_traits>
 #include <utility>
 
+#if defined(COLINE_USE_BOOST_ASIO)
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+#endif
+
 /// Everything coline offers: line I/O on connections, clients, servers.
 /// `coline::detail` is internal.
 namespace coline {
@@ -37,6 +42,20 @@ enum class error {
     /// bytes. Those that arrived stay readable in `connection::buffered()`.
     partial_block,
 };
+
+#if defined(COLINE_USE_BOOST_ASIO)
+using error_code = boost::system::error_code;
+using system_error = boost::system::system_error;
+#else
+/// The error code every operation reports, as Asio reports it:
+/// `std::error_code`, or `boost::system::error_code` with Boost.Asio
+/// (docs/api.md#boost-asio). Either compares equal to `coline::error` values,
+/// to `asio::error` values and to `std::errc` conditions.
+using error_code = std::error_code;
+/// What a failed operation throws, as Asio throws it: `std::system_error`,
+/// or `boost::system::system_error` with Boost.Asio.
+using system_error = std::system_error;
+#endif
 
 namespace detail {
 
@@ -91,7 +110,7 @@ inline std::error_code make_error_code(error e) noexcept
 /// optional error style; an operation that sends text takes the text last,
 /// right after its error style (as `fmt::format_to_n` takes its size before
 /// the format string). Without a style, an operation throws
-/// `std::system_error`; with `coline::as_tuple` it returns its error code
+/// `coline::system_error`; with `coline::as_tuple` it returns its error code
 /// first in a tuple instead:
 ///
 ///     auto line = co_await coline::read_line(conn, 5s);                    // throws
@@ -101,7 +120,7 @@ struct throw_on_error_t {
     explicit constexpr throw_on_error_t() = default;
 };
 
-/// The default error style: failures throw `std::system_error`.
+/// The default error style: failures throw `coline::system_error`.
 inline constexpr throw_on_error_t throw_on_error{};
 
 /// The non-throwing error style, named after `asio::as_tuple`.
@@ -117,22 +136,22 @@ template <class T>
 concept error_style = std::same_as<T, throw_on_error_t> || std::same_as<T, as_tuple_t>;
 
 /// What an operation that produces a `T` returns in error style `Style`:
-/// `T` itself when it throws, `std::tuple<std::error_code, T>` with
-/// `as_tuple` (`std::tuple<std::error_code>` when `T` is `void`).
+/// `T` itself when it throws, `std::tuple<coline::error_code, T>` with
+/// `as_tuple` (`std::tuple<coline::error_code>` when `T` is `void`).
 template <error_style Style, class T>
 using result = std::conditional_t<
     std::same_as<Style, throw_on_error_t>, T,
-    std::conditional_t<std::is_void_v<T>, std::tuple<std::error_code>, std::tuple<std::error_code, T>>>;
+    std::conditional_t<std::is_void_v<T>, std::tuple<error_code>, std::tuple<error_code, T>>>;
 
 namespace detail {
 
 // The end of every operation: throw, or hand the code over with the value.
 template <error_style Style, class T>
-result<Style, T> complete(std::error_code ec, T value, const char* what)
+result<Style, T> complete(error_code ec, T value, const char* what)
 {
     if constexpr (std::same_as<Style, throw_on_error_t>) {
         if (ec)
-            throw std::system_error(ec, what);
+            throw system_error(ec, what);
         return value;
     } else {
         return {ec, std::move(value)};
@@ -140,11 +159,11 @@ result<Style, T> complete(std::error_code ec, T value, const char* what)
 }
 
 template <error_style Style>
-result<Style, void> complete(std::error_code ec, const char* what)
+result<Style, void> complete(error_code ec, const char* what)
 {
     if constexpr (std::same_as<Style, throw_on_error_t>) {
         if (ec)
-            throw std::system_error(ec, what);
+            throw system_error(ec, what);
     } else {
         return std::tuple{ec};
     }

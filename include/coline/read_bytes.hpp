@@ -24,7 +24,7 @@ struct exact_reader {
     static constexpr bool reads_lines = false;
     std::size_t block;
     std::size_t limit;
-    bool take(line_buffer& input, value_type& bytes, std::error_code& ec)
+    bool take(line_buffer& input, value_type& bytes, error_code& ec)
     {
         if (block > limit) {
             ec = error::block_too_large;
@@ -35,7 +35,7 @@ struct exact_reader {
             bytes = *taken;
         return taken.has_value();
     }
-    void end(value_type&, std::error_code, std::error_code& ec) { ec = error::partial_block; }
+    void end(value_type&, error_code, error_code& ec) { ec = error::partial_block; }
 };
 
 struct some_reader {
@@ -43,12 +43,12 @@ struct some_reader {
     static constexpr bool reads_lines = false;
     std::size_t most;
     std::size_t block = 0;
-    bool take(line_buffer& input, value_type& bytes, std::error_code&)
+    bool take(line_buffer& input, value_type& bytes, error_code&)
     {
         bytes = input.take_some(most);
         return !bytes.empty() || most == 0;
     }
-    void end(value_type&, std::error_code finished, std::error_code& ec) { ec = finished; }
+    void end(value_type&, error_code finished, error_code& ec) { ec = finished; }
 };
 
 // read_exactly into the caller's buffer: what is buffered first, then
@@ -63,7 +63,7 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
     if (!buffered.empty())
         std::memcpy(into.data(), buffered.data(), buffered.size());
     std::size_t filled = buffered.size();
-    std::error_code ec;
+    error_code ec;
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     if (filled < into.size()) {
         if (send_kept_now(conn, ec))
@@ -101,7 +101,7 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
             }
             // stop_reading() ends a read with nothing begun; a block begun is awaited.
             if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired())
-                ec = filled > 0 ? std::error_code{} : make_error_code(error::partial_block);
+                ec = filled > 0 ? error_code{} : error_code(error::partial_block);
         }
         const bool expired = deadline.stop();
         if (expired && filled < into.size() && (!ec || ec == asio::error::operation_aborted))
@@ -131,7 +131,7 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
 ///
 /// Time limit: `conn.options().read_timeout`, or `timeout`, for the whole block.
 ///
-/// Errors (thrown as `std::system_error`, or returned with `coline::as_tuple`,
+/// Errors (thrown as `coline::system_error`, or returned with `coline::as_tuple`,
 /// the view then being empty):
 /// - `error::block_too_large`: `n` is over `max_block_size`; nothing was read.
 /// - `error::partial_block`: the peer closed before all `n` bytes arrived

@@ -30,26 +30,26 @@ struct line_reader {
     static constexpr bool reads_lines = true;
     std::size_t max_line;
     std::size_t block = 0;
-    bool take(line_buffer& input, value_type& line, std::error_code& ec)
+    bool take(line_buffer& input, value_type& line, error_code& ec)
     {
         line = input.next_line(max_line, ec);
         return line || ec;
     }
-    void end(value_type&, std::error_code finished, std::error_code& ec) { ec = finished; }
+    void end(value_type&, error_code finished, error_code& ec) { ec = finished; }
 };
 
 struct line_part_reader {
     using value_type = std::optional<line_part>;
     static constexpr bool reads_lines = true;
     std::size_t block = 0;
-    bool take(line_buffer& input, value_type& part, std::error_code&)
+    bool take(line_buffer& input, value_type& part, error_code&)
     {
         bool complete = false;
         if (auto text = input.next_part(complete))
             part = line_part{*text, complete};
         return part.has_value();
     }
-    void end(value_type&, std::error_code finished, std::error_code& ec) { ec = finished; }
+    void end(value_type&, error_code finished, error_code& ec) { ec = finished; }
 };
 
 } // namespace detail
@@ -69,7 +69,7 @@ struct line_part_reader {
 ///
 /// `conn.last_line_ending()` tells whether it ended in "\r\n" or "\n".
 ///
-/// Errors (thrown as `std::system_error`, or returned with `coline::as_tuple`,
+/// Errors (thrown as `coline::system_error`, or returned with `coline::as_tuple`,
 /// the line then being empty):
 /// - `error::line_too_long`: the line is longer than `options().max_line_length`
 ///   (set it before a call to give that call a limit of its own; read a

@@ -84,13 +84,13 @@ int run_server(const Endpoint& endpoint, session_handler<typename Transport::con
     if (run.stop_on_signals) {
         signals.add(SIGINT);
         signals.add(SIGTERM);
-        signals.async_wait([&](std::error_code ec, int) {
+        signals.async_wait([&](error_code ec, int) {
             if (ec)
                 return;
             stop_all();
             if (all_ended)
                 return; // this signal came with the last server's end: nothing is left to force
-            signals.async_wait([&](std::error_code ec, int second) {
+            signals.async_wait([&](error_code ec, int second) {
                 if (ec)
                     return;
                 forced_by = second;

@@ -74,11 +74,11 @@ struct server_options {
     /// Called with every error of accept (`no_descriptors` for EMFILE,
     /// `connection_aborted`, ...). The server then waits before it tries again,
     /// 5 ms at first, doubling up to 1 s, so that it neither spins nor gives up.
-    std::function<void(std::error_code)> on_accept_error;
+    std::function<void(error_code)> on_accept_error;
 
     /// Called when a handler ends with an exception, or a client's transport
-    /// failed to open (a failed TLS handshake, as `std::system_error`).
-    /// Without it, a `std::system_error` (a client misbehaved or went away)
+    /// failed to open (a failed TLS handshake, as `coline::system_error`).
+    /// Without it, a `coline::system_error` (a client misbehaved or went away)
     /// just ends that client, and any other exception propagates out of
     /// `io_context::run`. With several threads (`run_server`), each thread
     /// calls it (and `on_accept_error`) on its own.
@@ -135,7 +135,7 @@ public:
     using handler_type = session_handler<connection_type>;
 
     /// Binds and listens at once, so `local_endpoint()` is known before
-    /// `run()`. Throws `std::system_error` if it cannot (address in use, ...),
+    /// `run()`. Throws `coline::system_error` if it cannot (address in use, ...),
     /// or with error::newline_in_line for a `refusal_line` that holds "\\n".
     basic_server(const asio::any_io_executor& executor, const endpoint_type& endpoint, handler_type handler,
                  server_options options = {}, Transport transport = {})
@@ -149,7 +149,7 @@ public:
           wake_(executor)
     {
         if (options_.refusal_line.find('\n') != std::string::npos)
-            throw std::system_error(error::newline_in_line, "coline::server: refusal_line");
+            throw system_error(error::newline_in_line, "coline::server: refusal_line");
         if constexpr (std::same_as<protocol_type, asio::ip::tcp>) {
             acceptor_.set_option(asio::socket_base::reuse_address(true));
             if (options_.reuse_port)
@@ -186,7 +186,7 @@ public:
                 close_sessions();
             }
             wake_.expires_at(forced ? std::chrono::steady_clock::time_point::max() : force_at);
-            std::error_code ec;
+            error_code ec;
             co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (!ec && !forced) {
                 forced = true;
@@ -207,7 +207,7 @@ public:
             if (stopping_)
                 return;
             stopping_ = true;
-            std::error_code ignored;
+            error_code ignored;
             acceptor_.close(ignored);
             backoff_.cancel();
             for (auto& session : sessions_) {
@@ -254,9 +254,9 @@ private:
 #if defined(SO_REUSEPORT)
         const int on = 1;
         if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
-            throw std::system_error(errno, std::system_category(), "coline::server: SO_REUSEPORT");
+            throw system_error(error_code(errno, asio::error::get_system_category()), "coline::server: SO_REUSEPORT");
 #else
-        throw std::system_error(std::make_error_code(std::errc::not_supported), "coline::server: SO_REUSEPORT");
+        throw system_error(error_code(std::make_error_code(std::errc::not_supported)), "coline::server: SO_REUSEPORT");
 #endif
     }
 
@@ -265,7 +265,7 @@ private:
         using namespace std::chrono_literals;
         duration pause = 0ms;
         while (!stopping_) {
-            std::error_code ec;
+            error_code ec;
             socket_type socket(executor_);
             co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
             if (stopping_)
@@ -301,7 +301,7 @@ private:
     asio::awaitable<void> refuse(socket_type socket)
     {
         using namespace std::chrono_literals;
-        std::error_code ignored;
+        error_code ignored;
         if constexpr (Transport::sends_refusal_line) {
             if (!options_.refusal_line.empty()) {
                 socket_connection<protocol_type> conn(std::move(socket));
@@ -318,11 +318,11 @@ private:
 
     asio::awaitable<void> run_session(session& s, socket_type socket)
     {
-        const std::error_code open_error = co_await open(s, std::move(socket));
+        const error_code open_error = co_await open(s, std::move(socket));
         if (open_error == asio::error::operation_aborted && stopping_)
             co_return; // the server stopped during the handshake: nothing to report
         if (open_error)
-            throw std::system_error(open_error, "coline::server: opening the connection");
+            throw system_error(open_error, "coline::server: opening the connection");
         if (stopping_)
             s.conn->stop_reading();
         std::exception_ptr error;
@@ -338,7 +338,7 @@ private:
 
     // The connection goes straight to the session's slot: the frame of
     // run_session, which lasts as long as the client, holds no copy of it.
-    asio::awaitable<std::error_code> open(session& s, socket_type socket)
+    asio::awaitable<error_code> open(session& s, socket_type socket)
     {
         auto [open_error, conn] = co_await transport_.open(std::move(socket), options_.connection);
         if (!open_error)
@@ -346,7 +346,7 @@ private:
         co_return open_error;
     }
 
-    static bool out_of_descriptors(std::error_code ec)
+    static bool out_of_descriptors(error_code ec)
     {
         return ec == asio::error::no_descriptors || ec == std::errc::too_many_files_open_in_system;
     }
@@ -376,7 +376,7 @@ private:
         }
         try {
             std::rethrow_exception(error);
-        } catch (const std::system_error&) {
+        } catch (const system_error&) {
             // A client misbehaved or went away: that client is done, no one else is affected.
         }
     }
@@ -399,7 +399,7 @@ private:
 /// A server over plain TCP.
 using server = basic_server<tcp_transport>;
 
-#if defined(ASIO_HAS_LOCAL_SOCKETS)
+#if defined(COLINE_HAS_LOCAL_SOCKETS)
 /// A server on a Unix domain socket: its endpoint is a path, which must not
 /// exist yet (remove a stale socket file first).
 using local_server = basic_server<local_transport>;

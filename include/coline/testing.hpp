@@ -29,7 +29,7 @@ namespace coline::testing {
 inline constexpr duration default_limit = std::chrono::seconds{5};
 
 /// What `run` and `session_driver` throw when a step overran its limit: not
-/// a `std::system_error`, so that a test expecting coline's
+/// a `coline::system_error`, so that a test expecting coline's
 /// `error::timeout` (or any other error) cannot pass on the runner giving up.
 class step_timed_out : public std::runtime_error {
 public:
@@ -191,7 +191,7 @@ public:
     /// Ends the client's side of the stream: the handler's `read_line` returns the end.
     void end_input()
     {
-        std::error_code ignored;
+        error_code ignored;
         pair_->client.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
     }
 

@@ -11,7 +11,11 @@
 #include <coline/transport.hpp>
 #include <coline/write_line.hpp>
 
+#if defined(COLINE_USE_BOOST_ASIO)
+#include <boost/asio/ssl.hpp>
+#else
 #include <asio/ssl.hpp>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -87,12 +91,12 @@ asio::awaitable<result<Style, tls_connection>> start_tls_op(connection plain, as
     if (!ec && host) {
         *host = name_to_verify(*host);
         // Only a name (not an address) tells the server which certificate to send (SNI).
-        std::error_code not_an_address;
+        error_code not_an_address;
         asio::ip::make_address(*host, not_an_address);
         if (not_an_address && ::SSL_set_tlsext_host_name(conn.stream().native_handle(), host->c_str()) != 1) {
             const auto reason = ::ERR_get_error();
-            ec = reason ? std::error_code(static_cast<int>(reason), asio::error::get_ssl_category())
-                        : std::make_error_code(std::errc::invalid_argument);
+            ec = reason ? error_code(static_cast<int>(reason), asio::error::get_ssl_category())
+                        : error_code(std::make_error_code(std::errc::invalid_argument));
         }
         conn.stream().set_verify_mode(asio::ssl::verify_peer);
         conn.stream().set_verify_callback(asio::ssl::host_name_verification(*host));
@@ -272,14 +276,14 @@ struct tls_transport {
     explicit tls_transport(asio::ssl::context& tls_context) : context(&tls_context) {}
 
     /// Awaits the server's side of the handshake.
-    asio::awaitable<std::tuple<std::error_code, tls_connection>> open(asio::ip::tcp::socket socket,
+    asio::awaitable<std::tuple<error_code, tls_connection>> open(asio::ip::tcp::socket socket,
                                                                      connection_options options)
     {
         if (handshakes_->fetch_add(1) >= max_handshakes) {
             --*handshakes_;
-            std::error_code ignored;
+            error_code ignored;
             socket.close(ignored);
-            co_return std::tuple{std::make_error_code(std::errc::resource_unavailable_try_again),
+            co_return std::tuple{error_code(std::make_error_code(std::errc::resource_unavailable_try_again)),
                                  tls_connection(tls_stream(std::move(socket), *context), options)};
         }
         struct counted {

@@ -30,7 +30,7 @@ concept transport = stream_protocol<typename T::protocol_type> && requires(
     typename T::connection_type;
     {
         transport.open(std::move(socket), options)
-    } -> std::same_as<asio::awaitable<std::tuple<std::error_code, typename T::connection_type>>>;
+    } -> std::same_as<asio::awaitable<std::tuple<error_code, typename T::connection_type>>>;
     { T::sends_refusal_line } -> std::convertible_to<bool>;
 };
 
@@ -46,18 +46,18 @@ struct plain_transport {
     static constexpr bool sends_refusal_line = true;
 
     /// Makes the connection; never suspends.
-    asio::awaitable<std::tuple<std::error_code, connection_type>> open(typename Protocol::socket socket,
+    asio::awaitable<std::tuple<error_code, connection_type>> open(typename Protocol::socket socket,
                                                                        connection_options options)
     {
         detail::tune_for_lines(socket);
-        co_return std::tuple{std::error_code{}, connection_type(std::move(socket), options)};
+        co_return std::tuple{error_code{}, connection_type(std::move(socket), options)};
     }
 };
 
 /// Plain TCP: the transport of `coline::server`.
 using tcp_transport = plain_transport<asio::ip::tcp>;
 
-#if defined(ASIO_HAS_LOCAL_SOCKETS)
+#if defined(COLINE_HAS_LOCAL_SOCKETS)
 /// Unix domain stream sockets: the transport of `coline::local_server`.
 using local_transport = plain_transport<asio::local::stream_protocol>;
 #endif

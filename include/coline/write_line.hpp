@@ -43,7 +43,7 @@ void append_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&
 }
 
 template <class Stream, class... Args>
-std::error_code append_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+error_code append_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
     auto& output = connection_access::output(conn);
     const std::size_t start = output.size();
@@ -61,7 +61,7 @@ std::error_code append_line(basic_connection<Stream>& conn, line_text<Args...> t
 // Bytes other coroutines add meanwhile go out too when no read will send them.
 template <error_style Style, class Stream>
 asio::awaitable<result<Style, void>> flush_op(basic_connection<Stream>& conn, duration timeout,
-                                                   std::error_code ec, bool may_keep = true,
+                                                   error_code ec, bool may_keep = true,
                                                    std::string_view tail = {}, const char* what = nullptr)
 {
     using access = connection_access;
@@ -77,7 +77,7 @@ asio::awaitable<result<Style, void>> flush_op(basic_connection<Stream>& conn, du
         // Our time limit covers the wait: the send in progress ends by then,
         // or is abandoned with error::timeout, which every writer then gets.
         access::write_deadline(conn).shorten(timeout);
-        std::error_code ignored;
+        error_code ignored;
         co_await access::write_turn(conn).async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
     if (!ec && cancelled())
@@ -136,7 +136,7 @@ auto write_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&.
 /// Time limit: `conn.options().write_timeout` (change it for one call by
 /// setting it before).
 ///
-/// Errors (thrown as `std::system_error`, or returned with `coline::as_tuple`):
+/// Errors (thrown as `coline::system_error`, or returned with `coline::as_tuple`):
 /// - `error::newline_in_line`: the line contains '\n' (nothing is sent);
 /// - `error::timeout`: the peer did not take the line in time (it does not
 ///   read). Part of the line may have been sent: close the connection.

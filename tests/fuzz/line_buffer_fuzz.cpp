@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     std::vector<test::frame> got;
     std::size_t fed = 0;
     for (;;) {
-        std::error_code ec;
+        coline::error_code ec;
         if (auto line = buffer.next_line(limit, ec)) {
             got.push_back({test::frame::line, std::string(*line)});
             continue;

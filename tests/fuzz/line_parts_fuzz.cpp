@@ -109,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
         default: { // next_line, only where the line is within the limit
             if (newline == std::string_view::npos || newline > max_line)
                 break;
-            std::error_code ec;
+            coline::error_code ec;
             auto line = buffer.next_line(max_line, ec);
             require(!ec && line && *line == model_line(data, pos, pos + newline));
             pos += newline + 1;
@@ -134,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
         block = 0;
     }
     const bool open = in_line;
-    const std::error_code end = buffer.finish();
+    const coline::error_code end = buffer.finish();
     require(static_cast<bool>(end) == (open || pos != fed));
     return 0;
 }

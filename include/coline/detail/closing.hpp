@@ -37,7 +37,7 @@ asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration lim
 {
     auto& deadline = connection_access::read_deadline(conn);
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-    std::error_code ec;
+    error_code ec;
     char sink[512];
     const duration write_limit = conn.options().write_timeout;
     const auto last_round = time_after(write_limit == no_timeout ? connection_access::closing_limit : write_limit);
@@ -67,7 +67,7 @@ struct lingering_close {
     {
         if (conn.at_end())
             co_return; // nothing left unread: the close is a clean end
-        std::error_code ignored;
+        error_code ignored;
         if constexpr (requires { conn.stream().shutdown(asio::socket_base::shutdown_send, ignored); }) {
             conn.stream().shutdown(asio::socket_base::shutdown_send, ignored);
             co_await discard_input(conn, linger);
@@ -81,7 +81,7 @@ template <class Stream>
 asio::awaitable<void> finish_closing(basic_connection<Stream> conn, duration limit)
 {
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
-    std::error_code ec;
+    error_code ec;
     while (!ec && !connection_access::output(conn).empty()) {
         output_send send(conn, ec);
         co_await send.start(limit, parent.slot());

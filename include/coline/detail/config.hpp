@@ -1,4 +1,5 @@
-// Internal: includes Asio and checks that it has what coline needs.
+// Internal: includes Asio (standalone, or Boost.Asio with COLINE_USE_BOOST_ASIO)
+// and checks that it has what coline needs.
 #pragma once
 
 // A standard header first: Asio 1.22 picks its frame allocator (aligned_alloc
@@ -6,6 +7,26 @@
 // included Asio before any standard header would pick another one than the
 // rest, and memory from one would be freed by the other.
 #include <cstddef>
+
+#if defined(COLINE_USE_BOOST_ASIO)
+
+// Boost.Asio (docs/api.md#boost-asio). coline, and code written for it, say
+// `asio::` in either mode: a namespace alias may be declared again for the
+// same namespace, so a user's own `namespace asio = boost::asio;` agrees.
+#include <boost/asio.hpp>
+namespace asio = ::boost::asio;
+
+#if !defined(BOOST_ASIO_HAS_CO_AWAIT)
+#error "coline needs Asio's C++20 coroutine support: build with -std=c++20 (GCC >= 10, clang >= 16)"
+#endif
+#if defined(BOOST_ASIO_HAS_LOCAL_SOCKETS)
+#define COLINE_HAS_LOCAL_SOCKETS 1
+#endif
+#if defined(BOOST_ASIO_WINDOWS)
+#define COLINE_WINDOWS 1
+#endif
+
+#else // standalone Asio
 
 // Asio 1.22 enables co_await on clang only for the Coroutines TS
 // (<experimental/coroutine>), which libstdc++ does not ship: clang 16 with
@@ -29,6 +50,14 @@
 #if !defined(ASIO_HAS_CO_AWAIT)
 #error "coline needs Asio's C++20 coroutine support: build with -std=c++20 (GCC >= 10, clang >= 16)"
 #endif
+#if defined(ASIO_HAS_LOCAL_SOCKETS)
+#define COLINE_HAS_LOCAL_SOCKETS 1
+#endif
+#if defined(ASIO_WINDOWS)
+#define COLINE_WINDOWS 1
+#endif
+
+#endif // COLINE_USE_BOOST_ASIO
 
 // GCC 12 takes Asio's recycling allocator for coroutine frames (a class
 // operator new that may fall back to ::operator new) for a mismatched

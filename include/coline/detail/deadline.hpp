@@ -132,7 +132,7 @@ private:
         const auto id = ++state->wait_id;
         state->waiting = true;
         state->owner->expires_at(state->due); // cancels the wait in progress, if any
-        state->owner->async_wait([state, id](std::error_code ec) {
+        state->owner->async_wait([state, id](error_code ec) {
             if (ec || id != state->wait_id || state->owner == nullptr)
                 return;
             state->waiting = false;
@@ -168,9 +168,9 @@ private:
 ///
 ///     auto ec = co_await within(5s, [&socket, at](auto token) { return socket.async_connect(at, token); });
 template <class Operation>
-asio::awaitable<std::error_code> within(duration limit, Operation operation)
+asio::awaitable<error_code> within(duration limit, Operation operation)
 {
-    std::error_code ec;
+    error_code ec;
     deadline<asio::any_io_executor> deadline(co_await asio::this_coro::executor);
     asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
     deadline.start(limit);

@@ -102,7 +102,7 @@ public:
     /// The next complete line without its "\n" or "\r\n", or nullopt when more
     /// input is needed. A line longer than `max_line` sets `ec` to
     /// error::line_too_long once; its remaining bytes are skipped.
-    std::optional<std::string_view> next_line(std::size_t max_line, std::error_code& ec)
+    std::optional<std::string_view> next_line(std::size_t max_line, error_code& ec)
     {
         max_line = std::min(max_line, largest_limit);
         if (discarding_ && !skip_discarded_line())
@@ -242,7 +242,7 @@ public:
 
     /// The peer ended the stream: error::partial_line if an unterminated line
     /// is buffered (it stays in unread()) or was begun by next_part, otherwise success.
-    std::error_code finish() noexcept
+    error_code finish() noexcept
     {
         at_end_ = true;
         if (discarding_) {
@@ -250,7 +250,7 @@ public:
             clear();
         }
         const bool open = std::exchange(line_open_, false);
-        return begin_ == end_ && !open ? std::error_code{} : make_error_code(error::partial_line);
+        return begin_ == end_ && !open ? error_code{} : error_code(error::partial_line);
     }
 
     /// Whether a whole line (or the rest of a skipped one) waits to be read.

@@ -22,7 +22,7 @@ constexpr bool can_wait_for_input = requires(Stream& s) {
 // Returns whether some are left for send_kept to await: a socket takes them
 // here, without a co_await, when it has room.
 template <class Stream>
-bool send_kept_now(basic_connection<Stream>& conn, std::error_code& ec)
+bool send_kept_now(basic_connection<Stream>& conn, error_code& ec)
 {
     using access = connection_access;
     if (access::output(conn).empty() || access::writing(conn) || access::write_failed(conn)) {
@@ -42,13 +42,13 @@ bool send_kept_now(basic_connection<Stream>& conn, std::error_code& ec)
 }
 
 template <class Stream>
-asio::awaitable<void> send_kept(basic_connection<Stream>& conn, asio::cancellation_state& parent, std::error_code& ec)
+asio::awaitable<void> send_kept(basic_connection<Stream>& conn, asio::cancellation_state& parent, error_code& ec)
 {
     using access = connection_access;
     if (access::output(conn).empty() || access::writing(conn) || access::write_failed(conn)
         || parent.cancelled() != asio::cancellation_type::none)
         co_return;
-    std::error_code write_ec;
+    error_code write_ec;
     {
         output_send send(conn, write_ec);
         co_await send.start(conn.options().write_timeout, parent.slot());
@@ -84,13 +84,13 @@ private:
 // What one kind of read takes from the input buffer. A Reader has:
 //   using value_type = ...;
 //   std::size_t block;                   // room the input buffer needs (0: any)
-//   bool take(line_buffer&, value_type&, std::error_code&);   // true: done (value or error)
-//   void end(value_type&, std::error_code finished, std::error_code&); // the stream ended first
+//   bool take(line_buffer&, value_type&, error_code&);   // true: done (value or error)
+//   void end(value_type&, error_code finished, error_code&); // the stream ended first
 //   static constexpr bool reads_lines; // true: ends at stop_reading()'s stop point;
 //                                      // false: bytes a request announced, read while any are there
 // `finished` is line_buffer::finish()'s verdict, or success when the end is stop_reading()'s.
 template <class Reader>
-concept reader = requires(Reader r, line_buffer& in, typename Reader::value_type& v, std::error_code& ec) {
+concept reader = requires(Reader r, line_buffer& in, typename Reader::value_type& v, error_code& ec) {
     { r.block } -> std::convertible_to<std::size_t>;
     { Reader::reads_lines } -> std::convertible_to<bool>;
     { r.take(in, v, ec) } -> std::same_as<bool>;
@@ -107,7 +107,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
     using access = connection_access;
     auto& input = access::input(conn);
     const std::size_t max_line = conn.options().max_line_length;
-    std::error_code ec;
+    error_code ec;
     typename Reader::value_type value{};
     // After stop_reading(), what had arrived then is read, and a line (or
     // block) that had begun is awaited; nothing else. (Over TLS the stop point
