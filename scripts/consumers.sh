@@ -14,7 +14,9 @@ run() { # name, program: runs it and checks that it says "consumer ok"
     out=$("$2" 2>&1) || { echo "FAILED: $1 exited with an error: $out"; exit 1; }
     [ "$out" = "consumer ok" ] || { echo "FAILED: $1: $out"; exit 1; }
     echo "ok: $1"
+    passed=$((passed + 1))
 }
+passed=0
 # setup.sh installs OpenSSL (libssl-dev), so coline::tls must be there.
 
 # CMake install, then find_package(coline 0.1 CONFIG) from the prefix.
@@ -86,4 +88,18 @@ ln -s "$root" "$work/consumer/boost_meson/subprojects/coline"
 meson setup "$work/boost_meson" "$work/consumer/boost_meson" >/dev/null
 meson compile -C "$work/boost_meson" >/dev/null
 run "Boost.Asio: Meson subproject, boost_asio=true" "$work/boost_meson/consumer"
-echo "consumers: 12 passed, 0 failed"
+
+# GCC with the newest standalone Asio, warnings as errors: scripts/asio.sh
+# unpacked it for its clang build, the one full build against it.
+header=$(find . -maxdepth 5 -path './build-asio-*/asio/*version.hpp' -path '*/asio/version.hpp' | sort -V | tail -n 1)
+if [ -n "$header" ]; then
+    newest=$(dirname "$(dirname "$header")")
+    # shellcheck disable=SC2046
+    g++ -std=c++20 -Wall -Wextra -Wpedantic -Werror -isystem "$newest" \
+        $(PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --cflags coline) tests/consumer/tls_main.cpp \
+        -o "$work/gcc_newest_asio" $(PKG_CONFIG_PATH="$work/prefix/share/pkgconfig" pkg-config --libs coline) -lssl -lcrypto
+    run "g++ -Werror with the Asio in $newest" "$work/gcc_newest_asio"
+else
+    echo "(no build-asio-*/asio/: run scripts/asio.sh first for the g++ check against the newest Asio)"
+fi
+echo "consumers: $passed passed, 0 failed"

@@ -1,5 +1,5 @@
 # Compiles one source file with -fsyntax-only and checks the outcome:
-#   cmake -DCOMPILER=... -DSOURCE=... -DINCLUDES="dir|dir|..." [-DDEFINE=NAME]
+#   cmake -DCOMPILER=... -DSOURCE=... -DINCLUDES="dir|dir|..." [-DDEFINE="NAME|NAME|..."]
 #         -DEXPECT=pass|fail [-DMATCH=regex] -P check.cmake
 # EXPECT=fail passes only if the compiler fails and its output matches MATCH.
 foreach(var COMPILER SOURCE EXPECT)
@@ -14,9 +14,12 @@ foreach(dir IN LISTS dirs)
     list(APPEND args "-I${dir}")
   endif()
 endforeach()
-if(DEFINE)
-  list(APPEND args "-D${DEFINE}")
-endif()
+string(REPLACE "|" ";" defines "${DEFINE}")
+foreach(define IN LISTS defines)
+  if(define)
+    list(APPEND args "-D${define}")
+  endif()
+endforeach()
 execute_process(COMMAND ${COMPILER} ${args} ${SOURCE}
                 RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
 if(EXPECT STREQUAL "pass")
