@@ -49,7 +49,7 @@ using system_error = boost::system::system_error;
 #else
 /// The error code every operation reports, as Asio reports it:
 /// `std::error_code`, or `boost::system::error_code` with Boost.Asio
-/// (docs/api.md#boost-asio). Either compares equal to `coline::error` values,
+/// (see "Boost.Asio" in docs/api.md). Either compares equal to `coline::error` values,
 /// to `asio::error` values and to `std::errc` conditions.
 using error_code = std::error_code;
 /// What a failed operation throws, as Asio throws it: `std::system_error`,

@@ -10,7 +10,7 @@
 
 #if defined(COLINE_USE_BOOST_ASIO)
 
-// Boost.Asio (docs/api.md#boost-asio). coline, and code written for it, say
+// Boost.Asio (docs/api.md#boostasio). coline, and code written for it, say
 // `asio::` in either mode: a namespace alias may be declared again for the
 // same namespace, so a user's own `namespace asio = boost::asio;` agrees.
 #include <boost/asio.hpp>
