@@ -35,7 +35,8 @@ mv "$(dirname "$(dirname "$header")")" "$dir/asio" # the include/ tree, whatever
 include=$PWD/$dir/asio
 
 echo "== CMake + CTest with $compiler against Asio $version ($dir/)"
-CXX=$compiler cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOLINE_WERROR=ON \
+# A unity build, as in scripts/sanitize.sh (which says why).
+CXX=$compiler cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOLINE_WERROR=ON -DCMAKE_UNITY_BUILD=ON \
     -DCOLINE_ASIO_INCLUDE_DIR="$include" -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
 cmake --build "$dir" -j "$jobs"
 ctest --test-dir "$dir" --output-on-failure --no-tests=error -j $((2 * jobs)) -O "$dir/ctest.log"

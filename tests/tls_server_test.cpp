@@ -11,7 +11,7 @@ namespace {
 
 using tls_server = coline::basic_server<coline::tls_transport>;
 
-asio::awaitable<void> tutorial_session(coline::tls_connection& conn)
+asio::awaitable<void> server_session(coline::tls_connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
@@ -25,7 +25,7 @@ public:
     running_server(asio::io_context& io, asio::ssl::context& tls, coline::server_options options = {},
                    std::optional<coline::tls_transport> transport = std::nullopt)
         : io_(io),
-          server_(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, tutorial_session, with_log(options),
+          server_(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, server_session, with_log(options),
                   transport.value_or(coline::tls_transport{tls}))
     {
         asio::co_spawn(io, server_.run(), [this](std::exception_ptr e) {
@@ -83,7 +83,7 @@ asio::awaitable<std::vector<std::string>> tutorial_client(unsigned short port, a
     co_return seen;
 }
 
-const std::vector<std::string> tutorial_transcript{"Connect", "Information received SOME data"};
+const std::vector<std::string> server_transcript{"Connect", "Information received SOME data"};
 
 // What a client the server closes before its handshake sees: connect_tls
 // (the TCP connect succeeded) fails in the handshake. Which error depends on
@@ -126,8 +126,8 @@ TEST_CASE("TLS server: the tutorial's exchange, then stop() and run() returns" *
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     running_server server(io, server_tls);
-    CHECK(run(io, tutorial_client(server.port(), client_tls)) == tutorial_transcript);
-    CHECK(run(io, tutorial_client(server.port(), client_tls)) == tutorial_transcript);
+    CHECK(run(io, tutorial_client(server.port(), client_tls)) == server_transcript);
+    CHECK(run(io, tutorial_client(server.port(), client_tls)) == server_transcript);
     server->stop();
     CHECK(run_until(io, [&] { return server.returned; }));
     CHECK_FALSE(server.failure);
@@ -193,7 +193,7 @@ TEST_CASE("TLS server: a handshake in progress holds a client's slot" * doctest:
 
     silent.close(); // its handshake fails, and the slot is free again
     REQUIRE(run_until(io, [&] { return server->client_count() == 0; }));
-    CHECK(run(io, tutorial_client(server.port(), client_tls)) == tutorial_transcript);
+    CHECK(run(io, tutorial_client(server.port(), client_tls)) == server_transcript);
 }
 
 TEST_CASE("TLS server: a client over max_handshakes is closed and reported" * doctest::timeout(20))
@@ -216,7 +216,7 @@ TEST_CASE("TLS server: a client over max_handshakes is closed and reported" * do
     REQUIRE(run_until(io, [&] { return server->client_count() == 0; }));
     auto first = run(io, coline::connect_tls("localhost", server.port(), client_tls, 5s));
     CHECK(run(io, coline::read_line(first, 5s)) == std::optional<std::string_view>("Connect"));
-    CHECK(run(io, tutorial_client(server.port(), client_tls)) == tutorial_transcript);
+    CHECK(run(io, tutorial_client(server.port(), client_tls)) == server_transcript);
 }
 
 TEST_CASE("TLS server: handshake_timeout closes a client that never sends its ClientHello" * doctest::timeout(20))
@@ -278,7 +278,7 @@ TEST_CASE("TLS server: out of descriptors, the client longest in its handshake m
 
     // Before descriptors run out: a whole exchange (OpenSSL loads what it
     // loads lazily), and the virtual calls UBSan checks the first time.
-    CHECK(run(io, tutorial_client(server.port(), client_tls)) == tutorial_transcript);
+    CHECK(run(io, tutorial_client(server.port(), client_tls)) == server_transcript);
     [[maybe_unused]] const volatile bool warm =
         coline::error_code(asio::error::no_descriptors) == std::errc::too_many_files_open_in_system;
     [[maybe_unused]] const coline::system_error warm_message(asio::error::operation_aborted, "warm");
@@ -310,11 +310,11 @@ TEST_CASE("TLS server: out of descriptors, the client longest in its handshake m
         seen = run(io, client(), 20s);
         took = std::chrono::steady_clock::now() - started;
     }
-    CHECK(seen == tutorial_transcript);
+    CHECK(seen == server_transcript);
     CHECK(took < 10s); // long before any silent client's handshake times out
     CHECK(out_of_descriptors > 0);
     CHECK(run(io, closed(silent.front())) == asio::error::eof); // the oldest made room
     CHECK(server.reported(asio::error::operation_aborted));     // its handshake, cut short
     silent.clear();
-    CHECK(run(io, tutorial_client(server.port(), client_tls)) == tutorial_transcript);
+    CHECK(run(io, tutorial_client(server.port(), client_tls)) == server_transcript);
 }
