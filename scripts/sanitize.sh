@@ -24,6 +24,7 @@ dir=build-$kind
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOLINE_WERROR=ON -DCMAKE_UNITY_BUILD=ON \
       -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer -O1" -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
 cmake --build "$dir" -j "$jobs"
+export COLINE_SANITIZER=$kind # for the tests whose memory bounds allow for a sanitizer's own
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
        TSAN_OPTIONS=halt_on_error=1
 ctest --test-dir "$dir" --output-on-failure --no-tests=error -j $((2 * jobs)) -O "$dir/ctest.log"

@@ -145,8 +145,12 @@ check "the cut-short SET stored nothing" test "$(within 5 redis-cli -p "$bad" EX
 peak=$(kib VmHWM) now=$(kib VmRSS)
 echo "resp_server memory: $baseline kB at first, $peak kB at the peak, $now kB now"
 # The most it may hold: the 3 MiB that request's first bulk strings are,
-# and the 1 MiB bulk cut short, with the allocator's slack.
-check "its peak memory stayed within 16 MiB of where it started" test "$peak" -lt $((baseline + 16 * 1024))
+# and the 1 MiB bulk cut short, with the allocator's slack. Under TSan
+# (scripts/sanitize.sh sets COLINE_SANITIZER) each byte also has its shadow:
+# twice the room (a CI run measured 16.2 MiB); every other build checks 16 MiB.
+allowance=16
+[ "${COLINE_SANITIZER:-}" = thread ] && allowance=32
+check "its peak memory stayed within $allowance MiB of where it started" test "$peak" -lt $((baseline + allowance * 1024))
 check "bad input server exits 0 on SIGTERM" stops_on_sigterm "$bad_pid"
 
 # 6. A store full: writes are refused with -OOM until keys are deleted.
