@@ -11,7 +11,7 @@ scripts/setup.sh openssl
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -Wno-mismatched-new-delete" # as sanitize.sh
 if [ ! -f build-address/CMakeCache.txt ]; then
     cmake -S . -B build-address -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOLINE_WERROR=ON \
-          -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer -O1" -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
+          -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer -O0" -DCMAKE_CXX_FLAGS_DEBUG=-g1 >/dev/null
 fi
 cmake --build build-address --target server echo chat memcache_server resp_server tls_server
 # A small quarantine: ASan's default (256 MB of freed memory held back), or even 8 MB,

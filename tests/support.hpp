@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <poll.h>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -134,10 +135,15 @@ inline tcp_pair make_tcp_pair(asio::io_context& io, coline::connection_options o
 }
 
 /// Reads from a raw socket until `count` '\n' have arrived; returns all of it.
-inline std::string read_lines_from(tcp::socket& socket, int count)
+/// Throws `std::errc::timed_out` when nothing arrives for `limit` (a poll:
+/// Asio's blocking reads wait again when SO_RCVTIMEO runs out).
+inline std::string read_lines_from(tcp::socket& socket, int count, std::chrono::milliseconds limit = std::chrono::seconds{15})
 {
     std::string received;
     while (std::count(received.begin(), received.end(), '\n') < count) {
+        pollfd ready{socket.native_handle(), POLLIN, 0};
+        if (::poll(&ready, 1, static_cast<int>(limit.count())) <= 0)
+            throw coline::system_error(std::make_error_code(std::errc::timed_out), "read_lines_from");
         char chunk[4096];
         const std::size_t n = socket.read_some(asio::buffer(chunk));
         received.append(chunk, n);
