@@ -192,6 +192,63 @@ TEST_CASE("a client that still sends and reads its answers slowly gets every one
     CHECK(ended != blocking_client::timed_out());
 }
 
+TEST_CASE("a client that still sends and takes its answers too slowly is cut off once the lingering close has lasted "
+          "write_timeout"
+          * doctest::timeout(60))
+{
+    constexpr int answers = 100'000; // 2.2 MB, as above
+    std::atomic<bool> handler_done{false};
+    auto answer_a_lot = [&handler_done](coline::connection& conn) -> asio::awaitable<void> {
+        co_await coline::read_line(conn);
+        for (int i = 0; i < answers; ++i)
+            co_await coline::write_line(conn, "answer {:>10}", i);
+        co_await coline::flush(conn);
+        conn.options().write_timeout = 300ms; // (the writes above had 30 s) the bound of the lingering close
+        handler_done = true;
+    };
+    background_server server({}, answer_a_lot); // linger_timeout: 1 s, a round that the client takes some in
+    blocking_client client(server.port());
+    client.send("GO\n");
+    std::thread chatter([fd = client.socket().native_handle()] { // sends until the server cuts it off
+        const std::string more(4096, '\n');
+        const auto give_up = std::chrono::steady_clock::now() + 30s;
+        while (std::chrono::steady_clock::now() < give_up) {
+            if (::send(fd, more.data(), more.size(), MSG_NOSIGNAL) < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                    return;
+                pollfd wanted{fd, POLLOUT, 0};
+                ::poll(&wanted, 1, 100);
+            }
+        }
+    });
+    int received = 0, received_when_done = -1;
+    std::chrono::steady_clock::time_point done_at{};
+    coline::error_code ended;
+    for (;;) {
+        const std::string line = client.line(&ended);
+        if (ended)
+            break;
+        if (received_when_done < 0 && handler_done) {
+            received_when_done = received;
+            done_at = std::chrono::steady_clock::now();
+        }
+        ++received;
+        // The client's pace, not a measurement: 2000 answers (44 kB) per 50 ms
+        // while the handler writes, then per 100 ms: it takes some in every
+        // round of the linger, and would need seconds for the rest.
+        if (received % 2000 == 0)
+            std::this_thread::sleep_for(received_when_done < 0 ? 50ms : 100ms);
+    }
+    const auto took = std::chrono::steady_clock::now() - done_at;
+    ::shutdown(client.socket().native_handle(), SHUT_RDWR); // ends the chatter's sends, if the server has not
+    chatter.join();
+    REQUIRE(received_when_done >= 0);
+    INFO("answers received: " << received << ", of which before the handler ended: " << received_when_done);
+    CHECK(ended != blocking_client::timed_out()); // the server closed (the rest lost: a reset, or an end at once)
+    CHECK(received < answers);
+    CHECK(took < 3s); // the first round (1 s) is over after write_timeout (300 ms): no other
+}
+
 TEST_CASE("run_server() on two threads counts max_clients over both: the clients over it are refused" * doctest::timeout(30))
 {
     coline::server_options options;
