@@ -119,6 +119,24 @@ asio::awaitable<void> quit_when_more_comes(coline::connection& conn)
     co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable);
 }
 
+// A thread that sends empty lines on `fd` until the server cuts it off (or
+// the socket is shut down; at most 30 s).
+std::thread chatter(int fd)
+{
+    return std::thread([fd] {
+        const std::string more(4096, '\n');
+        const auto give_up = std::chrono::steady_clock::now() + 30s;
+        while (std::chrono::steady_clock::now() < give_up) {
+            if (::send(fd, more.data(), more.size(), MSG_NOSIGNAL) < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                    return;
+                pollfd wanted{fd, POLLOUT, 0};
+                ::poll(&wanted, 1, 100);
+            }
+        }
+    });
+}
+
 } // namespace
 
 TEST_CASE("a handler that ends while its client still sends lets the client read every answer" * doctest::timeout(20))
@@ -163,18 +181,7 @@ TEST_CASE("a client that still sends and reads its answers slowly gets every one
     background_server server({}, answer_a_lot); // linger_timeout: 1 s
     blocking_client client(server.port());
     client.send("GO\n");
-    std::thread chatter([fd = client.socket().native_handle()] { // sends until the server cuts it off
-        const std::string more(4096, '\n');
-        const auto give_up = std::chrono::steady_clock::now() + 30s;
-        while (std::chrono::steady_clock::now() < give_up) {
-            if (::send(fd, more.data(), more.size(), MSG_NOSIGNAL) < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                    return;
-                pollfd wanted{fd, POLLOUT, 0};
-                ::poll(&wanted, 1, 100);
-            }
-        }
-    });
+    std::thread sender = chatter(client.socket().native_handle());
     int received = 0, wrong = 0;
     coline::error_code ended;
     for (;;) {
@@ -185,8 +192,8 @@ TEST_CASE("a client that still sends and reads its answers slowly gets every one
         if (++received % 2000 == 0)
             std::this_thread::sleep_for(50ms); // the client's pace (2.5 s in all), not a measurement
     }
-    ::shutdown(client.socket().native_handle(), SHUT_RDWR); // ends the chatter's sends, if the server has not
-    chatter.join();
+    ::shutdown(client.socket().native_handle(), SHUT_RDWR); // ends the sender's sends, if the server has not
+    sender.join();
     CHECK(received == answers);
     CHECK(wrong == 0);
     CHECK(ended != blocking_client::timed_out());
@@ -209,18 +216,7 @@ TEST_CASE("a client that still sends and takes its answers too slowly is cut off
     background_server server({}, answer_a_lot); // linger_timeout: 1 s, a round that the client takes some in
     blocking_client client(server.port());
     client.send("GO\n");
-    std::thread chatter([fd = client.socket().native_handle()] { // sends until the server cuts it off
-        const std::string more(4096, '\n');
-        const auto give_up = std::chrono::steady_clock::now() + 30s;
-        while (std::chrono::steady_clock::now() < give_up) {
-            if (::send(fd, more.data(), more.size(), MSG_NOSIGNAL) < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                    return;
-                pollfd wanted{fd, POLLOUT, 0};
-                ::poll(&wanted, 1, 100);
-            }
-        }
-    });
+    std::thread sender = chatter(client.socket().native_handle());
     int received = 0, received_when_done = -1;
     std::chrono::steady_clock::time_point done_at{};
     coline::error_code ended;
@@ -240,8 +236,8 @@ TEST_CASE("a client that still sends and takes its answers too slowly is cut off
             std::this_thread::sleep_for(received_when_done < 0 ? 50ms : 100ms);
     }
     const auto took = std::chrono::steady_clock::now() - done_at;
-    ::shutdown(client.socket().native_handle(), SHUT_RDWR); // ends the chatter's sends, if the server has not
-    chatter.join();
+    ::shutdown(client.socket().native_handle(), SHUT_RDWR); // ends the sender's sends, if the server has not
+    sender.join();
     REQUIRE(received_when_done >= 0);
     INFO("answers received: " << received << ", of which before the handler ended: " << received_when_done);
     CHECK(ended != blocking_client::timed_out()); // the server closed (the rest lost: a reset, or an end at once)
