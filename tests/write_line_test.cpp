@@ -265,7 +265,7 @@ TEST_CASE("writes from several coroutines take turns and every line arrives whol
     asio::co_spawn(io, writer('A'), asio::detached);
     asio::co_spawn(io, writer('B'), asio::detached);
     std::thread reader_thread([&] {
-        std::string all; // (the read gives up after 15 s without bytes, as the writers do)
+        std::string all; // (read_lines_from gives up after 15 s without bytes)
         try {
             all = read_lines_from(peer, 200);
         } catch (const coline::system_error& e) {
