@@ -11,6 +11,9 @@
 #include <coline/read_line.hpp>
 #include <coline/run_server.hpp>
 #include <coline/server.hpp>
+#include <coline/spawn.hpp>
+#include <coline/task.hpp>
 #include <coline/timeout.hpp>
 #include <coline/transport.hpp>
+#include <coline/use_task.hpp>
 #include <coline/write_line.hpp>

@@ -1,0 +1,61 @@
+// Internal: what the coroutines of one spawned chain share (the chain being a
+// coroutine started by `coline::spawn` and the tasks it awaits, nested to any
+// depth), and the one way they are resumed.
+#pragma once
+
+#include <coline/detail/config.hpp>
+
+#include <coroutine>
+#include <utility>
+
+namespace coline::detail {
+
+struct task_context {
+    // Every resumption of the chain runs here (Asio completions are
+    // dispatched to it), so a chain is never resumed on two threads at once.
+    asio::any_io_executor executor;
+    // Reaches the Asio operation the chain is awaiting now: the handler of
+    // each one has this signal's slot as its associated cancellation slot.
+    asio::cancellation_signal cancel;
+    // The outermost coroutine (spawn's own); destroying it destroys the chain.
+    std::coroutine_handle<> root;
+    // Called once the chain has finished, outside any coroutine: completes
+    // spawn's handler and frees the root.
+    void (*finish)(task_context&) = nullptr;
+    // True while an Asio operation is being started from `await_suspend`: a
+    // handler destroyed then (the initiation threw) must not take the chain with it.
+    bool initiating = false;
+};
+
+// The coroutine to run next on this thread: a task hands control to the
+// task it awaits, and back to its awaiter when it returns, by leaving the
+// other here and suspending, and `resume` below runs it. A trampoline, not
+// the compiler's symmetric transfer (an `await_suspend` that returns a
+// handle): GCC 12 makes that a tail call only when optimising without
+// sanitizers, and a chain of 100,000 nested tasks would overflow the stack
+// of an -O0 or ASan build (tests/task_test.cpp keeps that case).
+inline thread_local std::coroutine_handle<> next_to_run;
+
+inline void transfer_to(std::coroutine_handle<> next) noexcept { next_to_run = next; }
+
+// Set by the root's final suspension, on the thread that got there: the
+// `resume` below that is innermost on this thread's stack then finishes the
+// chain, after its coroutines have stopped.
+inline thread_local task_context* finished_chain = nullptr;
+
+// Resumes `h`, a coroutine of a chain, runs what it hands control to until
+// the chain suspends, and finishes the chain if it ended meanwhile. The
+// finish may run spawn's handler, which may throw (detached does, to let an
+// exception out of io_context::run()): this is not noexcept.
+inline void resume(std::coroutine_handle<> h)
+{
+    h.resume();
+    while (next_to_run)
+        std::exchange(next_to_run, {}).resume();
+    if (task_context* done = finished_chain) {
+        finished_chain = nullptr;
+        done->finish(*done);
+    }
+}
+
+} // namespace coline::detail

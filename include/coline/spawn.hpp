@@ -1,0 +1,250 @@
+// spawn: starts a coline::task on an executor, with any completion token.
+#pragma once
+
+#include <coline/detail/config.hpp>
+#include <coline/detail/frame_allocator.hpp>
+#include <coline/detail/task_context.hpp>
+#include <coline/task.hpp>
+
+#include <concepts>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace coline {
+
+namespace detail {
+
+// What spawn's handler receives: the exception first, as asio::co_spawn's does.
+template <class T>
+struct spawn_signature {
+    using type = void(std::exception_ptr, T);
+};
+template <>
+struct spawn_signature<void> {
+    using type = void(std::exception_ptr);
+};
+
+// The outermost coroutine of a chain: awaits the spawned task, holds the
+// chain's context and spawn's handler, and keeps the outcome until
+// `task_context::finish` completes the handler, once the coroutine has
+// stopped (detail/task_context.hpp).
+template <class T, class Handler, class Work>
+class spawn_root {
+public:
+    struct promise_type {
+        static void* operator new(std::size_t size) { return allocate_frame(size); }
+        static void operator delete(void* frame, std::size_t size) noexcept { deallocate_frame(frame, size); }
+
+        promise_type(task<T>&, Handler& handler, Work& work, const asio::any_io_executor& executor)
+            : handler(std::move(handler)), work(std::move(work))
+        {
+            chain.executor = executor;
+            chain.root = std::coroutine_handle<promise_type>::from_promise(*this);
+            chain.finish = &finish;
+            // Cancellation emitted on the handler's slot reaches the operation the task awaits.
+            auto slot = asio::get_associated_cancellation_slot(*this->handler);
+            if (slot.is_connected())
+                slot.template emplace<forward_cancellation>(forward_cancellation{&chain});
+        }
+        promise_type(const promise_type&) = delete;
+        promise_type& operator=(const promise_type&) = delete;
+        ~promise_type() { forget_slot(); }
+
+        spawn_root get_return_object() noexcept
+        {
+            return spawn_root{std::coroutine_handle<promise_type>::from_promise(*this)};
+        }
+        std::suspend_always initial_suspend() noexcept { return {}; }
+        struct final_awaiter {
+            bool await_ready() const noexcept { return false; }
+            void await_suspend(std::coroutine_handle<promise_type> self) const noexcept
+            {
+                finished_chain = &self.promise().chain;
+            }
+            void await_resume() const noexcept {}
+        };
+        final_awaiter final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        void unhandled_exception() noexcept { std::terminate(); } // the body catches everything
+
+        template <class Awaitable>
+        Awaitable&& await_transform(Awaitable&& awaitable) noexcept
+        {
+            return std::forward<Awaitable>(awaitable);
+        }
+
+        struct forward_cancellation {
+            task_context* chain;
+            void operator()(asio::cancellation_type type) const { chain->cancel.emit(type); }
+        };
+        void forget_slot() noexcept
+        {
+            if (handler) {
+                auto slot = asio::get_associated_cancellation_slot(*handler);
+                if (slot.is_connected())
+                    slot.clear();
+            }
+        }
+
+        // Frees the root first (its frame is back in the cache when the
+        // handler runs), then completes the handler on its executor.
+        static void finish(task_context& chain)
+        {
+            auto root = std::coroutine_handle<promise_type>::from_address(chain.root.address());
+            auto& promise = root.promise();
+            promise.forget_slot();
+            Handler handler = std::move(*promise.handler);
+            promise.handler.reset(); // (a moved-from handler may not even say what its slot is)
+            Work work = std::move(*promise.work);
+            std::exception_ptr error = std::move(promise.error);
+            auto value = std::move(promise.value);
+            root.destroy();
+            if constexpr (std::is_void_v<T>) {
+                asio::dispatch(work, [handler = std::move(handler), error]() mutable { std::move(handler)(error); });
+            } else {
+                asio::dispatch(work, [handler = std::move(handler), error, value = std::move(value)]() mutable {
+                    if (value)
+                        std::move(handler)(error, std::move(*value));
+                    else
+                        std::move(handler)(error, T{}); // as co_spawn does
+                });
+            }
+        }
+
+        task_context chain;
+        task_context* context_ = &chain;
+        std::optional<Handler> handler;
+        // Work on the handler's executor, so that its io_context does not run out while the task runs.
+        std::optional<Work> work;
+        std::exception_ptr error;
+        std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> value{};
+    };
+
+    static spawn_root run(task<T> work, Handler, Work, const asio::any_io_executor&)
+    {
+        auto& promise = co_await own_promise{};
+        try {
+            if constexpr (std::is_void_v<T>)
+                co_await std::move(work);
+            else
+                promise.value.emplace(co_await std::move(work));
+        } catch (...) {
+            promise.error = std::current_exception();
+        }
+    }
+
+    spawn_root(spawn_root&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+    ~spawn_root()
+    {
+        if (frame_)
+            frame_.destroy();
+    }
+    std::coroutine_handle<> release() noexcept { return std::exchange(frame_, {}); }
+
+private:
+    // `co_await own_promise{}`: the coroutine's own promise, without suspending.
+    struct own_promise {
+        promise_type* promise = nullptr;
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<promise_type> self) noexcept
+        {
+            promise = &self.promise();
+            return false;
+        }
+        promise_type& await_resume() const noexcept { return *promise; }
+    };
+    explicit spawn_root(std::coroutine_handle<promise_type> frame) noexcept : frame_(frame) {}
+    std::coroutine_handle<promise_type> frame_;
+};
+
+// Owns a root that has not started: runs it when the executor gets to it,
+// or destroys it unrun with the executor's queue.
+class root_start {
+public:
+    explicit root_start(std::coroutine_handle<> root) noexcept : root_(root) {}
+    root_start(root_start&& other) noexcept : root_(std::exchange(other.root_, {})) {}
+    root_start& operator=(root_start&&) = delete;
+    ~root_start()
+    {
+        if (root_)
+            root_.destroy();
+    }
+    void operator()() { detail::resume(std::exchange(root_, {})); }
+
+private:
+    std::coroutine_handle<> root_;
+};
+
+// asio::detached would drop the exception: it leaves io_context::run()
+// instead, on the thread that finished the task.
+struct rethrow_detached {
+    template <class... Values>
+    void operator()(std::exception_ptr error, Values&&...) const
+    {
+        if (error)
+            std::rethrow_exception(error);
+    }
+};
+
+template <class Executor>
+struct initiate_spawn {
+    Executor executor;
+
+    template <class Handler, class T>
+    void operator()(Handler&& handler, task<T> work) const
+    {
+        auto tracked = asio::prefer(asio::get_associated_executor(handler, executor),
+                                    asio::execution::outstanding_work.tracked);
+        using root = spawn_root<T, std::decay_t<Handler>, decltype(tracked)>;
+        const asio::any_io_executor chain_executor{executor};
+        asio::post(executor, root_start{root::run(std::move(work), std::forward<Handler>(handler), std::move(tracked),
+                                                  chain_executor)
+                                            .release()});
+    }
+};
+
+} // namespace detail
+
+/// Starts `work` on `executor` (or an execution context's executor), as
+/// `asio::co_spawn` starts an `asio::awaitable`: the task first runs from
+/// the executor's queue, never inside this call, and every resumption of it
+/// and of the tasks it awaits is on that executor. When it is done, the
+/// completion token gets `void(std::exception_ptr)` (`void(std::exception_ptr,
+/// T)` for a `task<T>`):
+///
+///     coline::spawn(io, session(std::move(conn)), asio::detached);
+///     std::future<int> answer = coline::spawn(io, compute(), asio::use_future);
+///     int n = co_await coline::spawn(executor, compute(), asio::use_awaitable); // in an asio::awaitable
+///
+/// With `asio::detached`, an exception the task let out is rethrown from
+/// `io_context::run()` (Asio's `co_spawn` drops it); catch it in the task
+/// to go on serving. A handler with a cancellation slot
+/// (`asio::bind_cancellation_slot`) cancels the operation the task awaits
+/// when the slot's signal is emitted.
+template <class Executor, class T, class Token = asio::default_completion_token_t<Executor>>
+    requires(asio::execution::executor<Executor> || asio::is_executor<Executor>::value)
+auto spawn(const Executor& executor, task<T> work, Token&& token = Token{})
+{
+    using signature = typename detail::spawn_signature<T>::type;
+    if constexpr (std::same_as<std::decay_t<Token>, asio::detached_t>) {
+        detail::rethrow_detached rethrow;
+        return asio::async_initiate<detail::rethrow_detached, signature>(detail::initiate_spawn<Executor>{executor},
+                                                                         rethrow, std::move(work));
+    } else {
+        return asio::async_initiate<Token, signature>(detail::initiate_spawn<Executor>{executor}, token,
+                                                      std::move(work));
+    }
+}
+
+/// `spawn` on an execution context's executor: `coline::spawn(io, session(), asio::detached)`.
+template <class Context, class T, class Token = asio::default_completion_token_t<typename Context::executor_type>>
+    requires std::convertible_to<Context&, asio::execution_context&>
+auto spawn(Context& context, task<T> work, Token&& token = Token{})
+{
+    return coline::spawn(context.get_executor(), std::move(work), std::forward<Token>(token));
+}
+
+} // namespace coline
