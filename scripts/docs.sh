@@ -30,6 +30,28 @@ while read -r refid name; do
     [ -f "$out/html/$refid.html" ] ||
         echo "namespace $name is not documented (its functions, aliases and variables are then neither listed nor checked): put a /// comment right before one \"namespace $name {\" in a header" >>"$log"
 done <<<"$namespaces"
+# Every name docs/api.md's table "Where each name lives" lists must have an
+# entry: a name hidden by a macro Doxygen does not predefine is missing from
+# the reference without any warning.
+python3 - docs/api.md "$out/all/xml/index.xml" >>"$log" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+table = open(sys.argv[1]).read().split("## Where each name lives", 1)[1].split("\n## ", 1)[0]
+known = set()
+for compound in ET.parse(sys.argv[2]).getroot():
+    name = compound.findtext("name")
+    if not name.startswith("coline"):
+        continue
+    known.add(name)
+    if compound.get("kind") == "namespace":
+        known.update(name + "::" + m.findtext("name") for m in compound.findall("member"))
+for row in table.splitlines():
+    cells = row.split("|")
+    if len(cells) < 3 or not cells[1].strip().startswith("["):
+        continue
+    for name in re.findall(r"`([A-Za-z_][A-Za-z_:]*)`", cells[2]):
+        if "coline::" + name not in known:
+            print(f"docs/api.md lists `{name}` ({cells[1].strip()}), but the reference has no coline::{name}")
+PY
 rm -rf "$out/all"
 
 if [ -s "$log" ]; then
