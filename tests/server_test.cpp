@@ -71,6 +71,22 @@ TEST_CASE("the client over max_clients is sent the refusal line and closed" * do
     CHECK(first.line() == "Information received still served");
 }
 
+TEST_CASE("the refusal line ends as the connection's lines do: CRLF on the wire with line_ending::crlf"
+          * doctest::timeout(20))
+{
+    coline::server_options options;
+    options.max_clients = 1;
+    options.refusal_line = "421 Too many connections";
+    options.connection.newline = coline::line_ending::crlf;
+    background_server server(options);
+    blocking_client first(server.port());
+    CHECK(first.line() == "Connect\r");
+
+    blocking_client second(server.port());
+    CHECK(second.line() == "421 Too many connections\r"); // (line() strips only the "\n")
+    CHECK(second.wait_for_close() == asio::error::eof);
+}
+
 TEST_CASE("a handler that throws ends only its own client and is reported" * doctest::timeout(20))
 {
     auto picky = [](coline::connection& conn) -> asio::awaitable<void> {

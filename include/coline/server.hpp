@@ -40,8 +40,10 @@ struct server_options {
     /// one over the limit is sent `refusal_line` (if not empty, and the
     /// transport sends it: over TLS it is closed at once) and closed.
     std::size_t max_clients = 10'000;
-    /// The line a client over `max_clients` gets, without "\n" (the server
-    /// refuses to start with error::newline_in_line if it contains one).
+    /// The line a client over `max_clients` gets, without its line ending:
+    /// the server ends it as `connection.newline` says ("\r\n" with
+    /// `line_ending::crlf`). The server refuses to start with
+    /// error::newline_in_line if it contains "\n".
     std::string refusal_line;
 
     /// Each client's connection. `read_timeout` is the idle timeout and the
@@ -305,6 +307,7 @@ private:
         if constexpr (Transport::sends_refusal_line) {
             if (!options_.refusal_line.empty()) {
                 socket_connection<protocol_type> conn(std::move(socket));
+                conn.options().newline = options_.connection.newline; // "\r\n" for SMTP, HTTP, Redis
                 conn.options().write_timeout = 1s;
                 conn.options().coalesce_writes = false; // sent before the shutdown below
                 co_await write_line(conn, as_tuple, options_.refusal_line);
