@@ -16,11 +16,30 @@ COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
 namespace coline {
 
+namespace detail {
+
+// `write_line(conn, "text", coline::as_tuple)`: the style after the text. The
+// text then takes anything, so that the static_assert in the operation, not
+// {fmt}'s "no formatter for as_tuple_t", is the first error.
+template <class... Args>
+inline constexpr bool style_after_text = (error_style<std::remove_cvref_t<Args>> || ...);
+
+struct misplaced_style_text {
+    template <class Text>
+    constexpr misplaced_style_text(const Text&) noexcept
+    {
+    }
+};
+
+} // namespace detail
+
 /// The text of a line to write: with no arguments after it, plain text sent
 /// as it is (braces and all); with arguments, a {fmt} format string, checked
 /// against them at compile time.
 template <class... Args>
-using line_text = std::conditional_t<sizeof...(Args) == 0, std::string_view, fmt::format_string<Args...>>;
+using line_text = std::conditional_t<
+    sizeof...(Args) == 0, std::string_view,
+    std::conditional_t<detail::style_after_text<Args...>, detail::misplaced_style_text, fmt::format_string<Args...>>>;
 
 namespace detail {
 
@@ -147,6 +166,8 @@ auto write_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&.
 template <class Stream, class... Args>
 asio::awaitable<void> write_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
+    static_assert(!detail::style_after_text<Args...>, "coline: the error style comes before the text, as in "
+                  "write_line(conn, coline::as_tuple, \"text {}\", args...)");
     return detail::flush_op<throw_on_error_t>(conn, conn.options().write_timeout,
                                               detail::append_line(conn, text, std::forward<Args>(args)...));
 }
@@ -184,6 +205,8 @@ asio::awaitable<result<Style, void>> write_line(basic_connection<Stream>& conn, 
 template <class Stream, class... Args>
 asio::awaitable<void> write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
+    static_assert(!detail::style_after_text<Args...>, "coline: the error style comes before the text, as in "
+                  "write_line(conn, coline::as_tuple, \"text {}\", args...)");
     return detail::write_text<throw_on_error_t>(conn, text, std::forward<Args>(args)...);
 }
 
@@ -207,6 +230,8 @@ asio::awaitable<result<Style, void>> write(basic_connection<Stream>& conn, Style
 template <class Stream, class... Args>
 bool try_write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
+    static_assert(!detail::style_after_text<Args...>, "coline: the error style comes before the text, as in "
+                  "write_line(conn, coline::as_tuple, \"text {}\", args...)");
     using access = detail::connection_access;
     if (access::writing(conn) || access::write_failed(conn) || !access::may_keep_output(conn))
         return false;
