@@ -29,6 +29,8 @@ SERVERS = {  # name: program and its arguments after HOST PORT ("{port}": it tak
     "coline": ["bench/bench_coline_server"],
     # The README's first server as it is (a bare accept loop; it logs each line, to /dev/null here).
     "coline-readme": ["examples/readme_server", "{port}"],
+    # A prototype of the operations on coline::task (issue 22's next step): what they can reach.
+    "task-prototype": ["bench/bench_task_server"],
 }
 MODES = {
     "pingpong": ["--mode", "pingpong"],
