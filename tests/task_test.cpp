@@ -2,7 +2,10 @@
 // does not, where a task resumes, and where its exceptions and results go.
 #include <coline/spawn.hpp>
 #include <coline/task.hpp>
+#include <coline/testing.hpp>
 #include <coline/use_task.hpp>
+
+#include "server_support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -410,4 +413,96 @@ TEST_CASE("a frame freed on a thread is the next one of its size that thread all
     for (std::size_t i = 0; i < blocks.size(); ++i)
         cache.deallocate(blocks[i], 64 * (i + 1));
     cache.close();
+}
+
+TEST_CASE("a task awaits an asio::awaitable: its value, its exception, and cancellation of the task reach through")
+{
+    asio::io_context io;
+    auto forty_two = []() -> asio::awaitable<int> { co_return 42; };
+    auto failing = []() -> asio::awaitable<void> {
+        throw std::runtime_error("from the awaitable");
+        co_return;
+    };
+    auto body = [&]() -> coline::task<int> {
+        const int value = co_await forty_two();
+        try {
+            co_await failing();
+        } catch (const std::runtime_error& e) {
+            CHECK(std::string(e.what()) == "from the awaitable");
+            co_return value;
+        }
+        co_return -1;
+    };
+    CHECK(run_to_end(io, coline::spawn(io, body(), asio::use_future)) == 42);
+
+    // Cancellation emitted on spawn's slot reaches the awaitable's own wait.
+    auto waits = []() -> asio::awaitable<void> {
+        asio::steady_timer timer{co_await asio::this_coro::executor, 1h};
+        co_await timer.async_wait(asio::use_awaitable);
+    };
+    auto waiter = [&]() -> coline::task<coline::error_code> {
+        try {
+            co_await waits();
+        } catch (const coline::system_error& e) {
+            co_return e.code();
+        }
+        co_return coline::error_code{};
+    };
+    asio::cancellation_signal stop;
+    coline::error_code seen;
+    io.restart();
+    coline::spawn(io, waiter(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr, coline::error_code ec) {
+                      seen = ec;
+                  }));
+    // The task starts, spawns the awaitable, which starts and waits: three turns.
+    asio::post(io, [&] { asio::post(io, [&] { asio::post(io, [&] { stop.emit(asio::cancellation_type::terminal); }); }); });
+    const auto before = std::chrono::steady_clock::now();
+    io.run_for(10s);
+    CHECK(seen == asio::error::operation_aborted);
+    CHECK(std::chrono::steady_clock::now() - before < 5s);
+}
+
+TEST_CASE("testing::run runs a task: its value, its exception, and its limit, past which the task is cancelled")
+{
+    asio::io_context io;
+    CHECK(coline::testing::run(io, answer(7)) == 7);
+    CHECK_THROWS_WITH_AS(coline::testing::run(io, fail_with("run's caller sees it")), "run's caller sees it",
+                         std::runtime_error);
+
+    bool unwound = false;
+    auto stuck = [](bool& flag) -> coline::task<void> {
+        struct on_exit {
+            bool& flag;
+            ~on_exit() { flag = true; }
+        } mark{flag};
+        asio::steady_timer timer{co_await asio::this_coro::executor, 1h};
+        co_await timer.async_wait(coline::use_task);
+    };
+    const auto before = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(coline::testing::run(io, stuck(unwound), 50ms), coline::testing::step_timed_out);
+    CHECK(std::chrono::steady_clock::now() - before < 5s);
+    CHECK(unwound); // cancelled at the limit, not left waiting
+}
+
+TEST_CASE("a session handler that returns a task serves under run_server, and the server's stop reaches it")
+{
+    auto session = [](coline::connection& conn) -> coline::task<void> {
+        co_await coline::write_line(conn, "Connect");
+        while (auto line = co_await coline::read_line(conn))
+            co_await coline::write_line(conn, "Information received {}", *line);
+        co_await coline::write_line(conn, "Goodbye");
+    };
+    coline::server_options options;
+    options.grace_period = 10s;
+    test::background_server server(options, session);
+    test::blocking_client client(server.port());
+    CHECK(client.line() == "Connect");
+    client.send("SOME data\n");
+    CHECK(client.line() == "Information received SOME data");
+    // The idle client sees the end of its stream at once, not after the grace period.
+    const auto took = server.stop();
+    CHECK(client.line() == "Goodbye");
+    CHECK(client.wait_for_close() == asio::error::eof);
+    CHECK(took < 5s);
+    CHECK(server.errors.size() == 0);
 }

@@ -4,6 +4,7 @@
 
 #include <coline/connection.hpp>
 #include <coline/detail/session_end.hpp>
+#include <coline/task.hpp>
 #include <coline/transport.hpp>
 #include <coline/write_line.hpp>
 
@@ -28,7 +29,8 @@ COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 namespace coline {
 
 /// What a server runs for each client: read and write lines on the
-/// connection, return when done. The server closes the connection after it
+/// connection, return when done. A function that returns a `coline::task<void>`
+/// fits as well as one that returns an `asio::awaitable<void>`. The server closes the connection after it
 /// returns; the handler must not leave operations running on it.
 template <class Connection = connection>
 using session_handler = std::function<asio::awaitable<void>(Connection&)>;

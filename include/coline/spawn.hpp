@@ -247,4 +247,20 @@ auto spawn(Context& context, task<T> work, Token&& token = Token{})
     return coline::spawn(context.get_executor(), std::move(work), std::forward<Token>(token));
 }
 
+namespace detail {
+
+template <class T>
+asio::awaitable<T> as_awaitable(task<T> work)
+{
+    co_return co_await coline::spawn(co_await asio::this_coro::executor, std::move(work), asio::use_awaitable);
+}
+
+} // namespace detail
+
+template <class T>
+task<T>::operator asio::awaitable<T>() &&
+{
+    return detail::as_awaitable(std::move(*this));
+}
+
 } // namespace coline

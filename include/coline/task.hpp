@@ -4,6 +4,7 @@
 #include <coline/detail/config.hpp>
 #include <coline/detail/frame_allocator.hpp>
 #include <coline/detail/task_context.hpp>
+#include <coline/use_task.hpp>
 
 #include <concepts>
 #include <coroutine>
@@ -66,6 +67,15 @@ public:
         return std::forward<Awaitable>(awaitable);
     }
     executor_awaiter await_transform(asio::this_coro::executor_t) noexcept { return {context_->executor}; }
+    // An asio::awaitable (the operations still return one while they move
+    // onto tasks): run by co_spawn on the chain's executor and awaited
+    // through use_task, so its exceptions, and cancellation of the chain,
+    // pass through. It costs a spawn and a turn of the executor.
+    template <class T, class Executor>
+    auto await_transform(asio::awaitable<T, Executor> awaitable)
+    {
+        return asio::co_spawn(Executor{context_->executor}, std::move(awaitable), use_task);
+    }
 
     task_context* context_ = nullptr;
     std::coroutine_handle<> continuation_;
@@ -132,6 +142,9 @@ public:
 /// - Asio's own operations (timers, the resolver, `asio::post`) are awaited
 ///   with the completion token `coline::use_task`; a task resumes on the
 ///   executor it was spawned on, whatever thread completed the operation.
+/// - An `asio::awaitable` is awaited too, spawned on the task's executor:
+///   its result or exception comes back, and cancellation goes through, at
+///   the cost of a spawn and a turn of the executor.
 ///
 /// A task is move-only and awaited once, as an rvalue. Exceptions it throws
 /// reach its awaiter at the `co_await`. Its frame comes from a per-thread
@@ -195,6 +208,11 @@ public:
     /// Runs the task and resumes the awaiter with its result (or exception).
     awaiter operator co_await() && noexcept { return awaiter{frame_}; }
 
+    /// The task as an `asio::awaitable`, spawned on the awaitable's executor
+    /// when that is awaited: so a `session_handler` (and any code that wants
+    /// an awaitable) takes a function that returns a task.
+    operator asio::awaitable<T>() &&;
+
 private:
     friend promise_type;
     explicit task(std::coroutine_handle<promise_type> frame) noexcept : frame_(frame) {}
@@ -217,3 +235,6 @@ inline task<void> task_promise<void>::get_return_object() noexcept
 } // namespace detail
 
 } // namespace coline
+
+// The conversion to asio::awaitable spawns the task: defined with spawn.
+#include <coline/spawn.hpp>

@@ -99,6 +99,15 @@ T run(asio::io_context& io, asio::awaitable<T> task, duration limit = default_li
         return std::move(*state->result);
 }
 
+/// `run` for a `coline::task`: the same limit, results and exceptions.
+///
+///     CHECK(coline::testing::run(io, greet(conn)) == "Connect");
+template <class T>
+T run(asio::io_context& io, task<T> work, duration limit = default_limit)
+{
+    return run(io, coline::spawn(io, std::move(work), asio::use_awaitable), limit);
+}
+
 /// Two connected ends of a TCP connection over loopback (the kernel picks
 /// the port), as a server and its client would hold them.
 struct connection_pair {
