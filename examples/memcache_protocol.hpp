@@ -45,6 +45,8 @@ inline constexpr std::string_view too_large = "SERVER_ERROR object too large for
 inline constexpr std::string_view out_of_memory = "SERVER_ERROR out of memory storing object";
 // Ours: memcached closes such a connection without a word.
 inline constexpr std::string_view line_too_long = "CLIENT_ERROR line too long";
+// Ours: memcached answers a connection that begins with 0x80 in its binary protocol.
+inline constexpr std::string_view binary_protocol = "CLIENT_ERROR binary protocol is not supported";
 } // namespace reply
 
 enum class verb : std::uint8_t {

@@ -262,9 +262,16 @@ asio::awaitable<bool> execute(coline::connection& conn, std::string_view line)
 asio::awaitable<void> session(coline::connection& conn)
 {
     std::string held; // a command line that arrived in pieces
+    // memcached tells its binary protocol by a connection's first byte, 0x80.
+    // We do not speak it: we say so and close, instead of waiting for a line
+    // that a binary request never ends.
+    bool first = true;
+    const auto binary = [&first](std::string_view start) { return std::exchange(first, false) && start.starts_with('\x80'); };
     for (;;) {
         // Most command lines are short and whole in the buffer: no co_await for them.
         if (const auto whole = coline::try_read_line(conn)) {
+            if (binary(*whole))
+                break;
             if (!co_await execute(conn, *whole))
                 co_return;
             continue;
@@ -272,6 +279,8 @@ asio::awaitable<void> session(coline::connection& conn)
         auto part = co_await coline::read_line_part(conn);
         if (!part)
             co_return; // the client ended the stream between commands
+        if (binary(part->text))
+            break;
         std::string_view line = part->text;
         if (!part->ends_line) {
             // Held until the line ends or passes 2048 bytes: enough to tell a get from a line too long.
@@ -297,6 +306,7 @@ asio::awaitable<void> session(coline::connection& conn)
         if (!co_await execute(conn, line))
             co_return;
     }
+    co_await coline::write_line(conn, memcache::reply::binary_protocol);
 }
 
 int main(int argc, char* argv[])

@@ -146,15 +146,16 @@ inline std::optional<std::vector<std::string>> split_inline(std::string_view lin
 }
 
 enum class status {
-    more,  // read what wants_line() / bulk_space() asks for next
+    more,  // read what wants_line() / bulk_missing() asks for next
     ready, // a command is in arguments()
     error, // a protocol error: send "-ERR " + error(), then close (the parser stays in error)
 };
 
 // Turns a connection's input into commands, one framing unit at a time:
 // while wants_line(), give it the next line (on_line, or on_line_too_long
-// when the line was over limits().max_line); otherwise fill bulk_space()
-// with exactly its size in bytes and call on_bulk(). Pure: no I/O.
+// when the line was over limits().max_line); otherwise give on_bulk() the
+// bulk string's bytes as they arrive, in pieces of at most bulk_missing().
+// Pure: no I/O.
 class request_parser {
 public:
     explicit request_parser(request_limits limits = {}) : limits_(limits) {}
@@ -193,7 +194,10 @@ public:
         request_size_ += static_cast<std::size_t>(*length) + request_limits::argument_overhead;
         if (request_size_ > limits_.max_request)
             return fail("Protocol error: too big request");
-        arguments_.emplace_back(static_cast<std::size_t>(*length) + 2, '\0'); // checked above: at most max_bulk + 2
+        // Nothing allocated for it yet: its storage grows as its bytes arrive
+        // (on_bulk), so a peer that announces a megabyte and sends nothing costs nothing.
+        arguments_.emplace_back();
+        bulk_missing_ = static_cast<std::size_t>(*length) + 2; // checked above: at most max_bulk + 2
         in_bulk_ = true;
         return status::more;
     }
@@ -207,17 +211,26 @@ public:
                                    : "Protocol error: too big bulk count string");
     }
 
-    // Where the bulk string goes, its "\r\n" included: the argument's own
-    // storage (while !wants_line()).
-    std::span<char> bulk_space() noexcept { return arguments_.back(); }
+    // While !wants_line(): the bytes of the bulk string still to come, its "\r\n" included.
+    std::size_t bulk_missing() const noexcept { return bulk_missing_; }
 
-    // bulk_space() has been filled.
-    status on_bulk()
+    // The next bytes of the bulk string, at most bulk_missing() of them.
+    // Its storage doubles as they come, up to the length announced: it holds
+    // at most twice what arrived, whatever was announced.
+    status on_bulk(std::string_view piece)
     {
         if (failed_)
             return status::error;
-        in_bulk_ = false;
+        piece = piece.substr(0, bulk_missing_); // (more is not taken)
         std::string& argument = arguments_.back();
+        const std::size_t whole = argument.size() + bulk_missing_, size = argument.size() + piece.size();
+        if (size > argument.capacity())
+            argument.reserve(std::min(whole, std::max(size, 2 * argument.capacity())));
+        argument.append(piece);
+        bulk_missing_ -= piece.size();
+        if (bulk_missing_ > 0)
+            return status::more;
+        in_bulk_ = false;
         if (!argument.ends_with("\r\n")) // (Redis does not check: it skips these 2 bytes, whatever they are)
             return fail("Protocol error: bulk string not followed by CRLF");
         argument.resize(argument.size() - 2);
@@ -254,6 +267,7 @@ private:
     std::vector<std::string> arguments_;
     std::size_t expected_ = 0;     // bulk strings of the current array still to come
     std::size_t request_size_ = 0; // counted against limits_.max_request
+    std::size_t bulk_missing_ = 0; // bytes of the current bulk string still to come
     bool in_bulk_ = false;
     bool failed_ = false;
     std::string error_;
@@ -428,11 +442,14 @@ private:
             {"config", -2, "", 0, 0, 0, nullptr}, // never runs: alone it has too few arguments
             {"config|get", -3, "admin noscript loading stale", 0, 0, 0, &store::config_get},
             {"dbsize", 1, "readonly fast", 0, 0, 0, &store::dbsize},
+            {"decr", 2, "write denyoom fast", 1, 1, 1, &store::decr},
+            {"decrby", 3, "write denyoom fast", 1, 1, 1, &store::decrby},
             {"del", -2, "write", 1, -1, 1, &store::del},
             {"echo", 2, "loading stale fast", 0, 0, 0, &store::echo},
             {"exists", -2, "readonly fast", 1, -1, 1, &store::exists},
             {"get", 2, "readonly fast", 1, 1, 1, &store::get},
             {"incr", 2, "write denyoom fast", 1, 1, 1, &store::incr},
+            {"incrby", 3, "write denyoom fast", 1, 1, 1, &store::incrby},
             {"mget", -2, "readonly fast", 1, -1, 1, &store::mget},
             {"mset", -3, "write denyoom", 1, -1, 2, &store::mset},
             {"ping", -1, "fast", 0, 0, 0, &store::ping},
@@ -646,16 +663,38 @@ private:
         out.integer(std::ranges::count_if(args.subspan(1), [this](const std::string& key) { return find(key) != nullptr; }));
     }
 
-    void incr(std::span<std::string> args, time_ms, reply& out)
+    void incr(std::span<std::string> args, time_ms, reply& out) { add(args[1], 1, out); }
+    void decr(std::span<std::string> args, time_ms, reply& out) { add(args[1], -1, out); }
+
+    void incrby(std::span<std::string> args, time_ms, reply& out)
     {
-        const entry* e = find(args[1]);
+        const auto by = parse_integer(args[2]); // checked before the key's value, as in Redis
+        if (!by)
+            return out.error("ERR value is not an integer or out of range");
+        add(args[1], *by, out);
+    }
+
+    void decrby(std::span<std::string> args, time_ms, reply& out)
+    {
+        const auto by = parse_integer(args[2]);
+        if (!by)
+            return out.error("ERR value is not an integer or out of range");
+        if (*by == LLONG_MIN) // its negation overflows (Redis 7's own message)
+            return out.error("ERR decrement would overflow");
+        add(args[1], -*by, out);
+    }
+
+    // INCR and its kin: the key's value (0 if none) plus `delta`, as Redis's incrDecrCommand.
+    void add(std::string& key, long long delta, reply& out)
+    {
+        const entry* e = find(key);
         const auto value = e != nullptr ? parse_integer(*e->value) : 0;
         if (!value)
             return out.error("ERR value is not an integer or out of range");
-        if (*value == LLONG_MAX)
+        if ((delta < 0 && *value < 0 && delta < LLONG_MIN - *value) || (delta > 0 && *value > 0 && delta > LLONG_MAX - *value))
             return out.error("ERR increment or decrement would overflow");
-        put(args[1], std::make_shared<const std::string>(std::to_string(*value + 1)), 0, true); // keeps its expiry
-        out.integer(*value + 1);
+        put(key, std::make_shared<const std::string>(std::to_string(*value + delta)), 0, true); // keeps its expiry
+        out.integer(*value + delta);
     }
 
     void mget(std::span<std::string> args, time_ms, reply& out)

@@ -6,7 +6,7 @@
 //   resp_server [host] [port] [--maxmemory BYTES]   (default 127.0.0.1 6379, 64 MiB; port 0: the kernel picks one)
 //
 // Commands: PING, ECHO, SET (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL), GET,
-// DEL, EXISTS, INCR, MGET, MSET, TTL, PTTL, DBSIZE, QUIT, COMMAND (COUNT,
+// DEL, EXISTS, INCR, INCRBY, DECR, DECRBY, MGET, MSET, TTL, PTTL, DBSIZE, QUIT, COMMAND (COUNT,
 // DOCS, INFO) and CONFIG GET; anything else gets Redis's "unknown command".
 //
 // Limits, smaller than Redis's (theirs in brackets), each announced length
@@ -30,10 +30,8 @@
 
 #include <fmt/core.h>
 
-#include <algorithm>
 #include <optional>
 #include <chrono>
-#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -84,23 +82,16 @@ asio::awaitable<void> session(coline::connection& conn)
             else
                 status = parser.on_line(*line, conn.last_line_ending() == coline::line_ending::crlf);
         } else {
-            // The bulk string and its "\r\n" go into the argument's own storage, sized (and checked) by the parser.
-            const std::span<char> space = parser.bulk_space();
+            // The bulk string and its "\r\n", into the argument as they arrive:
+            // whole when buffered already (no co_await), else piece by piece,
+            // so that memory follows the bytes received, not the length announced.
+            std::optional<std::string_view> bytes = coline::try_read_exactly(conn, parser.bulk_missing());
             coline::error_code ec;
-            if (space.size() <= conn.options().max_block_size) {
-                // Through the input buffer: the receive that brings it also brings the requests after it.
-                std::optional<std::string_view> bytes = coline::try_read_exactly(conn, space.size());
-                if (!bytes)
-                    std::tie(ec, bytes) = co_await coline::read_exactly(conn, space.size(), coline::as_tuple);
-                if (!ec)
-                    std::ranges::copy(*bytes, space.begin());
-            } else {
-                // Straight into the argument, with no copy through a buffer of that size.
-                std::tie(ec, std::ignore) = co_await coline::read_exactly(conn, space, coline::as_tuple);
-            }
-            if (ec)
+            if (!bytes)
+                std::tie(ec, bytes) = co_await coline::read_some(conn, parser.bulk_missing(), coline::as_tuple);
+            if (ec || bytes->empty())
                 co_return; // as above
-            status = parser.on_bulk();
+            status = parser.on_bulk(*bytes);
         }
 
         if (status == resp::status::error) {

@@ -111,6 +111,23 @@ check "a block cut off by the end of the stream: no answer" test ! -s "$work/tru
 { printf 'set %s' "$(head -c 3000 /dev/zero | tr '\0' k)"; printf ' 0 0 1\r\nx\r\nget a\r\n'; } | ask >"$work/too_long.nc"
 check "a command line over 2048 bytes: CLIENT_ERROR line too long, then the close" \
     same <(printf 'CLIENT_ERROR line too long\r\n') "$work/too_long.nc"
+# memcached's binary protocol (memccapable -b): a NOOP request's 24-byte header,
+# the sending side left open. The code before answered ERROR to the "\x80\n" it
+# begins with (NOOP's opcode is 0x0a), then waited for more with the connection open.
+python3 - "$port" <<'EOF' >"$work/binary.out" 2>&1
+import socket, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+sock.sendall(bytes([0x80, 0x0a]) + bytes(22))
+reply = bytearray()
+try:
+    while data := sock.recv(1 << 16):
+        reply += data
+except socket.timeout:
+    reply += b"<no close within 10 s>"
+print(repr(bytes(reply)))
+EOF
+check "a binary-protocol request: CLIENT_ERROR, then the close" \
+    same <(echo "b'CLIENT_ERROR binary protocol is not supported\\r\\n'") "$work/binary.out"
 check "the server is still running" kill -0 "$pid"
 printf 'get k10 cut\r\n' >&3
 within 10 head -c 25 <&3 >"$work/connected.out"

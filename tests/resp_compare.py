@@ -7,6 +7,9 @@ compares their replies byte for byte.
   resp_compare.py --different               those, with our reply and the reason
   resp_compare.py --slow-reader PORT        large values being sent while another client
                                             deletes and replaces them arrive whole
+  resp_compare.py --announced PORT PID N MIB  N clients announce a 1 MiB bulk string
+                                            and send none of it: the server (PID)
+                                            grows by less than MIB MiB (VmRSS)
   resp_compare.py OURS REDIS NAME           one case: exit 0 when the replies match
                                             (for a case in DIFFERENT: when ours is
                                             the reply written there; Redis's is
@@ -23,6 +26,7 @@ import random
 import re
 import socket
 import sys
+import time
 
 
 def array(*args):
@@ -112,7 +116,7 @@ SAME = [
     ("a subcommand's name as a command", array("config|get", "save"), False),
     ("wrong number of arguments",
      b"".join(array(*a) for a in [("GET",), ("GET", "a", "b"), ("SET", "a"), ("ECHO",), ("ECHO", "a", "b"),
-                                   ("INCR",), ("DEL",), ("EXISTS",), ("MGET",), ("MSET", "a"), ("MSET", "a", "b", "c"),
+                                   ("INCR",), ("DECR",), ("DECR", "a", "b"), ("INCRBY", "a"), ("INCRBY", "a", "1", "2"), ("DECRBY", "a"), ("DEL",), ("EXISTS",), ("MGET",), ("MSET", "a"), ("MSET", "a", "b", "c"),
                                    ("PING", "a", "b"), ("TTL",), ("PTTL", "a", "b"), ("CONFIG",), ("CONFIG", "GET"),
                                    ("COMMAND", "COUNT", "x"), ("DBSIZE", "x")]), False),
     ("command names in any case", b"pInG\r\n" + array("ECHO", "Case") + array("echo", "case"), False),
@@ -141,6 +145,19 @@ SAME = [
      + array("SET", "n2", " 1") + array("INCR", "n2") + array("SET", "n2", "9223372036854775807") + array("INCR", "n2")
      + array("SET", "n2", "-9223372036854775808") + array("INCR", "n2") + array("SET", "n2", "99999999999999999999")
      + array("INCR", "n2"), False),
+    ("INCRBY, DECR and DECRBY", array("INCRBY", "ib", "5") + array("INCRBY", "ib", "-12") + array("DECR", "ib")
+     + array("DECR", "ib2") + array("DECRBY", "ib", "3") + array("DECRBY", "ib", "-100") + array("INCRBY", "ib", "0")
+     + array("GET", "ib") + array("incrby", "ib3", "9223372036854775807") + array("decrby", "ib4", "9223372036854775807"),
+     False),
+    ("INCRBY, DECR and DECRBY errors", array("SET", "ib5", "abc") + array("INCRBY", "ib5", "1") + array("DECR", "ib5")
+     + array("DECRBY", "ib5", "1") + array("INCRBY", "ib6", "abc") + array("INCRBY", "ib5", "x") + array("DECRBY", "ib6", " 1")
+     + array("INCRBY", "ib6", "1.5") + array("INCRBY", "ib6", "99999999999999999999")
+     + array("DECRBY", "ib6", "-9223372036854775808") + array("SET", "ib7", "9223372036854775800")
+     + array("INCRBY", "ib7", "8") + array("INCRBY", "ib7", "7") + array("DECRBY", "ib7", "-1")
+     + array("SET", "ib8", "-9223372036854775800") + array("DECRBY", "ib8", "9") + array("DECRBY", "ib8", "8")
+     + array("DECR", "ib8") + array("INCRBY", "ib8", "-1") + array("GET", "ib8") + array("EXISTS", "ib6"), False),
+    ("DECR and INCRBY keep the expiry time", array("SET", "ib9", "1", "EX", "1000") + array("DECR", "ib9")
+     + array("INCRBY", "ib9", "10") + array("DECRBY", "ib9", "2") + array("TTL", "ib9") + array("GET", "ib9"), False),
     ("INCR keeps the expiry time", array("SET", "n3", "1", "EX", "1000") + array("INCR", "n3") + array("TTL", "n3"), False),
     ("DEL and EXISTS", array("MSET", "d1", "1", "d2", "2") + array("EXISTS", "d1", "d2", "d3", "d1")
      + array("DEL", "d1", "d1", "d3") + array("EXISTS", "d1", "d2") + array("DEL", "d1"), False),
@@ -260,6 +277,67 @@ def slow_reader(port):
     return 0 if re.fullmatch("o+-*n*", kinds) else 1
 
 
+def kib(pid, field):
+    """VmRSS or VmHWM of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+
+def unread_by_server(port):
+    """For each connection the server on port has (accepted or not): the bytes
+    it has not read yet, from the kernel's table (/proc/net/tcp, IPv4)."""
+    queues = []
+    with open("/proc/net/tcp") as table:
+        for line in list(table)[1:]:
+            fields = line.split()
+            local, state, queue = fields[1], fields[3], fields[4]
+            if state == "01" and int(local.split(":")[1], 16) == port:  # ESTABLISHED, on the server's side
+                queues.append(int(queue.split(":")[1], 16))
+    return queues
+
+
+def announced(port, pid, clients, most_mib):
+    """Each of `clients` connections announces a 1 MiB bulk string (30 bytes
+    sent) and sends nothing more. Once the server has read them all (the
+    kernel's receive queues are empty: no timing guess), its VmRSS must have
+    grown by less than most_mib MiB: memory follows the bytes that arrived,
+    not the length announced. Then one of them sends its megabyte in small
+    pieces, and gets it back whole."""
+    header = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n"
+    before = kib(pid, "VmRSS")
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(clients)]
+    try:
+        for sock in socks:
+            sock.sendall(header)
+        deadline = time.monotonic() + 30
+        while True:
+            queues = unread_by_server(port)
+            if len(queues) >= clients and not any(queues):
+                break
+            if time.monotonic() > deadline:
+                print(f"  the server did not read the headers: {len(queues)} connections, "
+                      f"{sum(queues)} bytes unread", file=sys.stderr)
+                return 1
+            time.sleep(0.05)
+        after = kib(pid, "VmRSS")
+        print(f"  {clients} clients announcing 1 MiB each: VmRSS {before} kB before, {after} kB after "
+              f"(+{(after - before) / 1024:.1f} MiB, limit {most_mib} MiB)", file=sys.stderr)
+        value = random.Random(5).randbytes(1048576)
+        for at in range(0, len(value), 1000):  # small sends: the value arrives in many pieces
+            socks[0].sendall(value[at:at + 1000])
+        socks[0].sendall(b"\r\n" + array("GET", "k"))
+        expected, reply = b"+OK\r\n$1048576\r\n" + value + b"\r\n", b""
+        while len(reply) < len(expected):
+            reply += socks[0].recv(1 << 20) or (_ for _ in ()).throw(EOFError("closed"))
+        if reply != expected:
+            print(f"  the value sent in pieces came back otherwise: {reply[:100]!r}", file=sys.stderr)
+            return 1
+    finally:
+        for sock in socks:
+            sock.close()
+    return 0 if after - before < most_mib * 1024 else 1
+
+
 def main():
     if sys.argv[1:] in (["--list-same"], ["--list-different"]):
         for case in SAME if sys.argv[1] == "--list-same" else DIFFERENT:
@@ -267,6 +345,8 @@ def main():
         return 0
     if sys.argv[1:2] == ["--slow-reader"]:
         return slow_reader(int(sys.argv[2]))
+    if sys.argv[1:2] == ["--announced"]:
+        return announced(*map(int, sys.argv[2:6]))
     if sys.argv[1:] == ["--different"]:
         for name, _, _, ours, why in DIFFERENT:
             print(f"- {name}: ours {ours!r}. {why}")

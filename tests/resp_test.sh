@@ -153,6 +153,15 @@ allowance=16
 check "its peak memory stayed within $allowance MiB of where it started" test "$peak" -lt $((baseline + allowance * 1024))
 check "bad input server exits 0 on SIGTERM" stops_on_sigterm "$bad_pid"
 
+# Lengths announced and not sent cost nothing: 200 clients each announce a
+# 1 MiB bulk string (30 bytes) and wait. Holding the megabytes would take 200
+# MiB (the code before measured +202 MiB); the clients cost under 1 MiB.
+start idle "$server" 127.0.0.1 0 || exit 1
+within 5 redis-cli -p "$port" PING >/dev/null # the server has served once
+check "200 clients announcing 1 MiB each raise the memory by under 50 MiB, and a value sent in pieces arrives whole" \
+    within 60 "$python" "$here/resp_compare.py" --announced "$port" "$pid" 200 50
+check "idle server exits 0 on SIGTERM" stops_on_sigterm "$pid"
+
 # 6. A store full: writes are refused with -OOM until keys are deleted.
 start small "$server" 127.0.0.1 0 --maxmemory 1000 || exit 1
 check "redis-cli: --maxmemory 1000" same_transcript "$port" maxmemory

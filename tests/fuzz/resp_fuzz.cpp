@@ -1,13 +1,15 @@
 // libFuzzer target: the RESP parser and store of examples/resp_protocol.hpp.
-//   input: 1 byte of mode (its 2 low bits) and limits (bits 2 to 6), then the mode's bytes
+//   input: 1 byte of mode (its 2 low bits), limits (bits 2 to 6) and pieces
+//   (bit 7), then the mode's bytes
 //
 // Mode 0 (and 3), a stream: the bytes as a client would send them, cut into lines and
-// byte blocks as resp_server's session cuts them (coline's read_line and
-// read_exactly), given to request_parser with small limits; each command runs
-// on a store with a small memory bound. Checked: every length stays within
-// its limit before anything is allocated for it, every reply is one
-// well-formed RESP2 value, an error is final, and the store never grows
-// while it is over its bound.
+// byte blocks as resp_server's session cuts them (coline's read_line, and
+// try_read_exactly or read_some: a bulk string whole, or with bit 7 in
+// pieces of 1 to 16 bytes), given to request_parser with small limits; each
+// command runs on a store with a small memory bound. Checked: every length
+// stays within its limit, a bulk string's storage within twice the bytes
+// that arrived, every reply is one well-formed RESP2 value, an error is
+// final, and the store never grows while it is over its bound.
 // Mode 1, round trips: the bytes as a list of arguments, sent as a RESP array
 // and as an inline command quoted as redis-cli quotes: the parser gives back
 // exactly those arguments, as one command.
@@ -18,10 +20,10 @@
 #define FMT_HEADER_ONLY // {fmt} compiled here, with the sanitizers (-lfmt is then unused)
 #include "resp_protocol.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,8 +87,10 @@ bool read_value(std::string_view& bytes, int depth = 0)
 // Cuts `data` into what the parser asks for, as the session reads it, and runs
 // each command. Returns the arguments of the commands, if `commands` is given.
 void run_stream(std::string_view data, resp::request_limits limits, std::size_t max_memory,
-                std::vector<std::vector<std::string>>* commands = nullptr, bool* failed = nullptr)
+                std::vector<std::vector<std::string>>* commands = nullptr, bool* failed = nullptr,
+                bool in_pieces = false)
 {
+    std::size_t pieces = 0;
     resp::request_parser parser(limits);
     resp::store store(max_memory, limits);
     resp::reply reply;
@@ -111,14 +115,19 @@ void run_stream(std::string_view data, resp::request_limits limits, std::size_t 
                 data.remove_prefix(newline + 1);
             }
         } else {
-            const std::span<char> space = parser.bulk_space();
-            // Allocated only once checked: a bulk string and its "\r\n".
-            REQUIRE(space.size() >= 2 && space.size() <= limits.max_bulk + 2);
-            if (data.size() < space.size())
+            // Checked: a bulk string and its "\r\n".
+            const std::size_t missing = parser.bulk_missing();
+            REQUIRE(missing >= 1 && missing <= limits.max_bulk + 2);
+            const std::size_t piece = std::min(missing, in_pieces ? 1 + pieces++ % 16 : missing);
+            if (data.size() < piece)
                 break; // the stream ends in the middle of a bulk string
-            std::memcpy(space.data(), data.data(), space.size());
-            data.remove_prefix(space.size());
-            status = parser.on_bulk();
+            status = parser.on_bulk(data.substr(0, piece));
+            data.remove_prefix(piece);
+            if (status == resp::status::more && !parser.wants_line()) { // the same bulk string, still coming
+                REQUIRE(parser.bulk_missing() == missing - piece);
+                const std::string& argument = parser.arguments().back();
+                REQUIRE(argument.capacity() <= std::max<std::size_t>(15, 2 * argument.size()));
+            }
         }
         if (errored) // an error is final
             REQUIRE(status == resp::status::error);
@@ -215,7 +224,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
         limits.max_bulk = control & 0x08 ? 40 : 3000;
         limits.max_arguments = control & 0x10 ? 6 : 100;
         limits.max_request = control & 0x20 ? 200 : 100'000;
-        run_stream(data, limits, control & 0x40 ? 600 : 4000);
+        run_stream(data, limits, control & 0x40 ? 600 : 4000, nullptr, nullptr, control & 0x80);
         break;
     }
     case 1: {
@@ -229,6 +238,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
         std::vector<std::vector<std::string>> got;
         bool failed = false;
         run_stream(encode_array(args), {}, 0, &got, &failed);
+        REQUIRE(!failed);
+        REQUIRE(args.empty() ? got.empty() : got.size() == 1 && got[0] == args);
+        got.clear(); // the bulk strings in pieces: the same
+        run_stream(encode_array(args), {}, 0, &got, &failed, true);
         REQUIRE(!failed);
         REQUIRE(args.empty() ? got.empty() : got.size() == 1 && got[0] == args);
         // Inline, quoted: the same command (an inline line has no room for a 64 KiB one).
