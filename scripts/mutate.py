@@ -153,6 +153,25 @@ MUTANTS = [
      "tls.hpp", "    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)\n        ec.clear();",
      "    if (ec == asio::error::eof)\n        ec.clear();",
      ["tls_test.cpp"], ["TLS: shutdown_tls is done when the peer answers close_notify, or closes"]),
+    ("a task that finishes at once takes no turn of the executor",
+     "task.hpp", "            detail::transfer_to(frame_); // runs next, on this thread, from the trampoline",
+     "            asio::post(awaiting.promise().context_->executor, [f = frame_] { detail::resume(f); });",
+     ["task_test.cpp"], ["an await whose operation is ready, and a task that finishes at once, take no turn*"]),
+    ("an exception reaches the awaiter",
+     "task.hpp", "    void unhandled_exception() noexcept { exception_ = std::current_exception(); }",
+     "    void unhandled_exception() noexcept {}",
+     ["task_test.cpp"], ["an exception reaches the awaiting task at its co_await"]),
+    ("a task resumes on its own executor",
+     "use_task.hpp", "        executor_type get_executor() const noexcept { return context_->executor; }",
+     "        executor_type get_executor() const noexcept { return asio::system_executor(); }",
+     ["task_test.cpp"], ["a task resumes on its own executor, whichever thread completed what it awaited"]),
+    ("cancellation reaches the operation a task awaits",
+     "use_task.hpp", "        cancellation_slot_type get_cancellation_slot() const noexcept { return context_->cancel.slot(); }",
+     "        cancellation_slot_type get_cancellation_slot() const noexcept { return {}; }",
+     ["task_test.cpp"], ["cancellation emitted on the slot bound to spawn's handler cancels the operation*"]),
+    ("detached lets a task's exception out of run()",
+     "spawn.hpp", "        if (error)\n            std::rethrow_exception(error);", "        (void)error;",
+     ["task_test.cpp"], ["an exception reaches each completion token*"]),
 ]
 
 FLAGS = ["-std=c++20", "-O0", "-w", "-pthread"]
@@ -222,12 +241,31 @@ def run_mutant(mutant, main_object, base):
     return name, "SURVIVED" if passed else "killed", seconds, output
 
 
+def check_applies(mutants):
+    """Whether each mutant still applies, without building anything."""
+    stale = 0
+    for name, header, text, _, files, cases in mutants:
+        count = (ROOT / "include" / "coline" / header).read_text().count(text)
+        tests = "".join((ROOT / "tests" / f).read_text() for f in files)
+        missing = [c for c in cases if c.rstrip("*") not in tests]
+        if count != 1 or missing:
+            stale += 1
+            print(f"mutant '{name}': its text is in {header} {count} times; cases not found: {missing}")
+    print(f"mutate.py --check: {len(mutants) - stale} of {len(mutants)} mutants apply")
+    return 1 if stale else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", action="append", help="run only the mutants whose name contains this")
+    parser.add_argument("--check", action="store_true",
+                        help="only check, in a second, that every mutant's text is in its header exactly once "
+                             "and that its test cases exist by name in its test files (.ci/run does)")
     args = parser.parse_args()
     mutants = [m for m in MUTANTS if not args.only or any(o in m[0] for o in args.only)]
+    if args.check:
+        return check_applies(mutants)
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="coline-mutants-") as base_name:
         base = pathlib.Path(base_name)
