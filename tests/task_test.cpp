@@ -42,7 +42,7 @@ struct done_while_starting {
     int await_resume() const noexcept { return value; }
 };
 
-coline::task<int> answer(int n) { co_return n; }
+coline::task<int> value_of(int n) { co_return n; }
 
 coline::task<void> fail_with(std::string what)
 {
@@ -72,7 +72,7 @@ TEST_CASE("a task returns its value to the task that awaits it, and to spawn's h
     auto sum = []() -> coline::task<int> {
         int total = 0;
         for (int i = 1; i <= 3; ++i)
-            total += co_await answer(i);
+            total += co_await value_of(i);
         co_return total;
     };
     CHECK(run_to_end(io, coline::spawn(io, sum(), asio::use_future)) == 6);
@@ -114,7 +114,7 @@ TEST_CASE("an await whose operation is ready, and a task that finishes at once, 
         for (int i = 0; i < 1000; ++i) {
             total += co_await ready_now{1};
             total += co_await done_while_starting{1};
-            total += co_await answer(1);
+            total += co_await value_of(1);
         }
         co_return total;
     };
@@ -197,7 +197,7 @@ TEST_CASE("an asio::awaitable awaits a task's value through use_awaitable")
 {
     asio::io_context io;
     auto outer = [](asio::any_io_executor ex) -> asio::awaitable<int> {
-        co_return co_await coline::spawn(ex, answer(42), asio::use_awaitable) + 1;
+        co_return co_await coline::spawn(ex, value_of(42), asio::use_awaitable) + 1;
     };
     CHECK(run_to_end(io, asio::co_spawn(io, outer(io.get_executor()), asio::use_future)) == 43);
 }
@@ -465,7 +465,7 @@ TEST_CASE("a task awaits an asio::awaitable: its value, its exception, and cance
 TEST_CASE("testing::run runs a task: its value, its exception, and its limit, past which the task is cancelled")
 {
     asio::io_context io;
-    CHECK(coline::testing::run(io, answer(7)) == 7);
+    CHECK(coline::testing::run(io, value_of(7)) == 7);
     CHECK_THROWS_WITH_AS(coline::testing::run(io, fail_with("run's caller sees it")), "run's caller sees it",
                          std::runtime_error);
 
