@@ -15,7 +15,7 @@
 
 std::atomic<std::uint64_t> lines_answered{0};
 
-asio::awaitable<void> session(coline::connection& conn)
+coline::task<void> session(coline::connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn)) {

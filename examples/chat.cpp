@@ -8,25 +8,18 @@
 
 #include <coline/coline.hpp>
 
-#if defined(COLINE_USE_BOOST_ASIO)
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#else
-#include <asio/experimental/awaitable_operators.hpp>
-#endif
 #include <fmt/core.h>
 
 #include <string>
 
-using namespace asio::experimental::awaitable_operators;
-
 // The room wakes a member by cancelling its timer, which never expires.
-asio::awaitable<void> wait(asio::steady_timer& wakeup)
+coline::task<void> wait(asio::steady_timer& wakeup)
 {
     coline::error_code cancelled;
-    co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
+    co_await wakeup.async_wait(asio::redirect_error(coline::use_task, cancelled));
 }
 
-asio::awaitable<void> read_lines(coline::connection& conn, chat_room& room, chat_member& me)
+coline::task<void> read_lines(coline::connection& conn, chat_room& room, chat_member& me)
 {
     for (;;) {
         auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
@@ -36,17 +29,17 @@ asio::awaitable<void> read_lines(coline::connection& conn, chat_room& room, chat
         // Let the writers run before the next line (it may be buffered already):
         // a client that sends fast gets one line into the room per turn, and
         // each writer sends all its lines per turn, so those that read keep up.
-        co_await asio::post(conn.get_executor(), asio::use_awaitable);
+        co_await asio::post(conn.get_executor(), coline::use_task);
     }
 }
 
 // Sends the member's outbox as fast as its client takes it: all of it in one
 // write, since while several clients talk at once, lines come in faster than
-// one per turn.
-asio::awaitable<void> write_lines(coline::connection& conn, chat_member& me, asio::steady_timer& wakeup)
+// one per turn. Returns once the session is over (`over`), or a write failed.
+coline::task<void> write_lines(coline::connection& conn, chat_member& me, asio::steady_timer& wakeup, const bool& over)
 {
     std::string batch;
-    for (;;) {
+    while (!over) {
         while (!me.outbox.empty()) {
             batch.clear();
             while (!me.outbox.empty())
@@ -58,21 +51,31 @@ asio::awaitable<void> write_lines(coline::connection& conn, chat_member& me, asi
     }
 }
 
-// Ends when the room drops the member, even while write_lines waits for a client that does not read.
-asio::awaitable<void> until_dropped(chat_member& me, asio::steady_timer& wakeup)
+// The reader runs in the session, the writer beside it as a task of its own;
+// the session returns once both have. When the room drops the member (its
+// client does not read), the connection closes, which ends both at once,
+// even a write that waits for that client.
+coline::task<void> session(coline::connection& conn, chat_room& room)
 {
-    while (!me.dropped)
-        co_await wait(wakeup);
-}
-
-asio::awaitable<void> session(coline::connection& conn, chat_room& room)
-{
-    asio::steady_timer wakeup(conn.get_executor(), asio::steady_timer::time_point::max());
-    chat_member me([&wakeup] { wakeup.cancel(); });
+    const auto executor = conn.get_executor();
+    asio::steady_timer wakeup(executor, asio::steady_timer::time_point::max());
+    asio::steady_timer writer_done(executor, asio::steady_timer::time_point::max());
+    bool over = false, writing = true;
+    chat_member me([&] {
+        wakeup.cancel();
+        if (me.dropped)
+            conn.close();
+    });
     chat_room::membership in_room(room, me);
-    // `||` cancels the other two once one returns. It waits for a return, not a throw,
-    // so each of them returns on errors.
-    co_await (read_lines(conn, room, me) || write_lines(conn, me, wakeup) || until_dropped(me, wakeup));
+    coline::spawn(executor, write_lines(conn, me, wakeup, over), [&](std::exception_ptr) {
+        writing = false;
+        writer_done.cancel();
+    });
+    co_await read_lines(conn, room, me);
+    over = true;
+    wakeup.cancel();
+    while (writing)
+        co_await wait(writer_done);
     if (me.dropped)
         fmt::print(stderr, "dropped {}: its client does not read\n", coline::printable{me.nick});
 }

@@ -19,7 +19,7 @@ std::string lower(std::string text)
     return text;
 }
 
-asio::awaitable<int> client(std::string host, std::string port, std::vector<std::string> lines)
+coline::task<int> client(std::string host, std::string port, std::vector<std::string> lines)
 {
     auto conn = co_await coline::connect(host, port, 5s);
     conn.options().read_timeout = 5s;
@@ -55,7 +55,7 @@ int main(int argc, char* argv[])
 
     asio::io_context io;
     int status = 2;
-    asio::co_spawn(io, client(host, port, lines), [&](std::exception_ptr error, int result) {
+    coline::spawn(io, client(host, port, lines), [&](std::exception_ptr error, int result) {
         status = result;
         try {
             if (error)

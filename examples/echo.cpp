@@ -9,7 +9,7 @@
 
 #include <string>
 
-asio::awaitable<void> session(coline::connection& conn)
+coline::task<void> session(coline::connection& conn)
 {
     // write_line copies the line before the next read_line reuses its buffer.
     while (auto line = co_await coline::read_line(conn))

@@ -60,15 +60,15 @@ std::int64_t now()
 
 // Every reply below is kept by the connection and leaves with the rest of the
 // answer, in one send, when the session next reads (coalesce_writes).
-asio::awaitable<void> answer(coline::connection& conn, const memcache::command& cmd, std::string_view text)
+coline::task<void> answer(coline::connection& conn, const memcache::command& cmd, std::string_view text)
 {
-    if (!cmd.noreply && !coline::try_write(conn, "{}\r\n", text)) // kept without a co_await, when it can be
+    if (!cmd.noreply)
         co_await coline::write_line(conn, text);
 }
 
 // An item of a get's reply; `it` holds the value until it is sent, even if
 // another client replaces it meanwhile.
-asio::awaitable<void> send_value(coline::connection& conn, std::string_view key, const memcache::item& it,
+coline::task<void> send_value(coline::connection& conn, std::string_view key, const memcache::item& it,
                                  bool with_cas)
 {
     if (with_cas)
@@ -79,7 +79,7 @@ asio::awaitable<void> send_value(coline::connection& conn, std::string_view key,
     co_await coline::write(conn, "\r\n");
 }
 
-asio::awaitable<void> retrieve(coline::connection& conn, const memcache::command& cmd)
+coline::task<void> retrieve(coline::connection& conn, const memcache::command& cmd)
 {
     using memcache::verb;
     const bool with_cas = cmd.kind == verb::gets || cmd.kind == verb::gats;
@@ -94,7 +94,7 @@ asio::awaitable<void> retrieve(coline::connection& conn, const memcache::command
 // each key is answered as it arrives. memcached holds the whole line first,
 // so that a bad key cancels the whole reply; here the values before it have
 // gone, and the bad key ends the reply with the error instead of END.
-asio::awaitable<void> stream_get(coline::connection& conn, const std::string& begun)
+coline::task<void> stream_get(coline::connection& conn, const std::string& begun)
 {
     memcache::word_splitter words;
     words.feed(begun, false);
@@ -117,7 +117,7 @@ asio::awaitable<void> stream_get(coline::connection& conn, const std::string& be
 }
 
 // Reads and drops `n` bytes: the data block of a command refused before it.
-asio::awaitable<void> skip(coline::connection& conn, std::uint64_t n)
+coline::task<void> skip(coline::connection& conn, std::uint64_t n)
 {
     while (n > 0) {
         const auto piece = co_await coline::read_some(conn, std::min<std::uint64_t>(n, 64 * 1024));
@@ -127,7 +127,7 @@ asio::awaitable<void> skip(coline::connection& conn, std::uint64_t n)
     }
 }
 
-asio::awaitable<void> store_item(coline::connection& conn, const memcache::command& cmd)
+coline::task<void> store_item(coline::connection& conn, const memcache::command& cmd)
 {
     const std::string key{cmd.key}; // cmd's views point into the input, which the next read replaces
     const std::uint64_t block = std::uint64_t{cmd.bytes} + 2; // the data and its "\r\n"
@@ -146,10 +146,8 @@ asio::awaitable<void> store_item(coline::connection& conn, const memcache::comma
     // Straight into the item's own storage, past the connection's buffer.
     auto value = std::make_shared<std::string>(cmd.bytes, '\0');
     co_await coline::read_exactly(conn, std::span<char>(*value));
-    auto end = coline::try_read_exactly(conn, 2); // mostly here already: no co_await
-    if (!end)
-        end = co_await coline::read_exactly(conn, 2);
-    if (*end != "\r\n") {
+    const auto end = co_await coline::read_exactly(conn, 2); // mostly here already: no suspension
+    if (end != "\r\n") {
         // As memcached: the block was the announced length plus two bytes,
         // read as such; the bytes after them are the next command line.
         co_await answer(conn, cmd, memcache::reply::bad_chunk);
@@ -160,7 +158,7 @@ asio::awaitable<void> store_item(coline::connection& conn, const memcache::comma
     co_await answer(conn, cmd, memcache::reply_for(result));
 }
 
-asio::awaitable<void> stats(coline::connection& conn)
+coline::task<void> stats(coline::connection& conn)
 {
     const auto& counters = cache.stats();
     const std::pair<std::string_view, std::uint64_t> values[] = {
@@ -189,7 +187,7 @@ asio::awaitable<void> stats(coline::connection& conn)
 }
 
 // Runs one command line; false: the connection is to close.
-asio::awaitable<bool> execute(coline::connection& conn, std::string_view line)
+coline::task<bool> execute(coline::connection& conn, std::string_view line)
 {
     using memcache::verb;
     const auto parsed = memcache::parse(line);
@@ -259,7 +257,7 @@ asio::awaitable<bool> execute(coline::connection& conn, std::string_view line)
 // Reads throw coline::system_error when the client breaks off in a line or a
 // block, goes silent for 5 minutes (the server's read_timeout) or goes away;
 // the server then closes that client, and only that one.
-asio::awaitable<void> session(coline::connection& conn)
+coline::task<void> session(coline::connection& conn)
 {
     std::string held; // a command line that arrived in pieces
     // memcached tells its binary protocol by a connection's first byte, 0x80.
@@ -268,14 +266,7 @@ asio::awaitable<void> session(coline::connection& conn)
     bool first = true;
     const auto binary = [&first](std::string_view start) { return std::exchange(first, false) && start.starts_with('\x80'); };
     for (;;) {
-        // Most command lines are short and whole in the buffer: no co_await for them.
-        if (const auto whole = coline::try_read_line(conn)) {
-            if (binary(*whole))
-                break;
-            if (!co_await execute(conn, *whole))
-                co_return;
-            continue;
-        }
+        // Most command lines are short and whole in the buffer: this does not suspend for them.
         auto part = co_await coline::read_line_part(conn);
         if (!part)
             co_return; // the client ended the stream between commands

@@ -1,7 +1,7 @@
 #include <coline/coline.hpp>
 #include <fmt/core.h>
 
-asio::awaitable<void> session(coline::connection conn)
+coline::task<void> session(coline::connection conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn)) {
@@ -10,10 +10,10 @@ asio::awaitable<void> session(coline::connection conn)
     }
 }
 
-asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor)
+coline::task<void> listen(asio::ip::tcp::acceptor& acceptor)
 {
     for (;;)
-        asio::co_spawn(acceptor.get_executor(), session(co_await coline::accept(acceptor)), asio::detached);
+        coline::spawn(acceptor.get_executor(), session(co_await coline::accept(acceptor)), asio::detached);
 }
 
 int main(int argc, char* argv[])
@@ -21,6 +21,6 @@ int main(int argc, char* argv[])
     const asio::ip::port_type port = argc > 1 ? std::stoi(argv[1]) : 10008;
     asio::io_context io;
     asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), port});
-    asio::co_spawn(io, listen(acceptor), asio::detached);
+    coline::spawn(io, listen(acceptor), asio::detached);
     io.run();
 }

@@ -41,7 +41,7 @@ const resp::request_limits limits; // resp_protocol.hpp has their values
 resp::store store;
 
 // Large values go out from the store's own copy, which the reply holds until they are sent.
-asio::awaitable<void> send_with_values(coline::connection& conn, const resp::reply& reply)
+coline::task<void> send_with_values(coline::connection& conn, const resp::reply& reply)
 {
     const std::string_view text = reply.text;
     std::size_t sent = 0;
@@ -62,19 +62,16 @@ resp::time_ms now()
 // Reads what the parser asks for next, a line or a bulk string, and runs
 // each command it makes. (All in one coroutine: a call to another costs
 // about as much as a read that finds its bytes buffered.)
-asio::awaitable<void> session(coline::connection& conn)
+coline::task<void> session(coline::connection& conn)
 {
     resp::request_parser parser(limits);
     resp::reply reply;
     for (;;) {
         resp::status status;
-        // Pipelined requests are mostly in the buffer already: take them
-        // without a co_await (try_read_...), and await only what has not come.
+        // Pipelined requests are mostly in the buffer already: the reads
+        // below then complete without suspending.
         if (parser.wants_line()) {
-            std::optional<std::string_view> line = coline::try_read_line(conn);
-            coline::error_code ec;
-            if (!line)
-                std::tie(ec, line) = co_await coline::read_line(conn, coline::as_tuple);
+            auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
             if (ec == coline::error::line_too_long)
                 status = parser.on_line_too_long();
             else if (!line)
@@ -82,16 +79,13 @@ asio::awaitable<void> session(coline::connection& conn)
             else
                 status = parser.on_line(*line, conn.last_line_ending() == coline::line_ending::crlf);
         } else {
-            // The bulk string and its "\r\n", into the argument as they arrive:
-            // whole when buffered already (no co_await), else piece by piece,
-            // so that memory follows the bytes received, not the length announced.
-            std::optional<std::string_view> bytes = coline::try_read_exactly(conn, parser.bulk_missing());
-            coline::error_code ec;
-            if (!bytes)
-                std::tie(ec, bytes) = co_await coline::read_some(conn, parser.bulk_missing(), coline::as_tuple);
-            if (ec || bytes->empty())
+            // The bulk string and its "\r\n", into the argument as they arrive
+            // (whole, when buffered already), so that memory follows the bytes
+            // received, not the length announced.
+            auto [ec, bytes] = co_await coline::read_some(conn, parser.bulk_missing(), coline::as_tuple);
+            if (ec || bytes.empty())
                 co_return; // as above
-            status = parser.on_bulk(*bytes);
+            status = parser.on_bulk(bytes);
         }
 
         if (status == resp::status::error) {
@@ -108,8 +102,7 @@ asio::awaitable<void> session(coline::connection& conn)
             // Kept, to leave with the other replies of its batch: the server
             // coalesces writes, so pipelined commands (redis-benchmark -P 16) share a send.
             if (reply.values.empty()) {
-                if (!coline::try_write(conn, reply.text)) // kept without a co_await, when it can be
-                    co_await coline::write(conn, reply.text);
+                co_await coline::write(conn, reply.text);
             } else {
                 co_await send_with_values(conn, reply);
             }

@@ -26,7 +26,7 @@ void log(fmt::format_string<Args...> format, Args&&... args)
 
 // The same session for both: a `coline::connection` (TCP) or a `coline::local_connection`.
 template <class Connection>
-asio::awaitable<void> session(Connection& conn)
+coline::task<void> session(Connection& conn)
 {
     log("Socket connected\n");
     log("send data to client\n");

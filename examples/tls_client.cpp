@@ -12,7 +12,7 @@
 
 using namespace std::chrono_literals;
 
-asio::awaitable<int> client(std::string host, std::string port, asio::ssl::context& tls, std::vector<std::string> lines)
+coline::task<int> client(std::string host, std::string port, asio::ssl::context& tls, std::vector<std::string> lines)
 {
     auto conn = co_await coline::connect_tls(host, port, tls, 5s); // fails unless the certificate names `host`
     conn.options().read_timeout = 5s;
@@ -47,7 +47,7 @@ int main(int argc, char* argv[])
 
     asio::io_context io;
     int status = 2;
-    asio::co_spawn(io, client(argv[1], argv[2], tls, lines), [&](std::exception_ptr error, int result) {
+    coline::spawn(io, client(argv[1], argv[2], tls, lines), [&](std::exception_ptr error, int result) {
         status = result;
         try {
             if (error)

@@ -17,7 +17,7 @@
 #include <vector>
 
 // The server has done the handshake already: a client that never completes one holds up no one else.
-asio::awaitable<void> session(coline::tls_connection& conn)
+coline::task<void> session(coline::tls_connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn)) {

@@ -156,7 +156,7 @@ TEST_CASE("2000 clients at once, 10 exchanges each: every answer exactly once an
     asio::io_context io;
     constexpr int clients = 2000, exchanges = 10;
     std::atomic<int> good_answers = 0, finished = 0, failed = 0;
-    auto client = [&](int id) -> asio::awaitable<void> {
+    auto client = [&](int id) -> coline::task<void> {
         auto conn = co_await coline::connect("127.0.0.1", server.port(), 20s);
         conn.options().read_timeout = 30s;
         if (co_await coline::read_line(conn) != std::optional<std::string_view>("Connect"))
@@ -171,7 +171,7 @@ TEST_CASE("2000 clients at once, 10 exchanges each: every answer exactly once an
         }
     };
     for (int id = 0; id < clients; ++id)
-        asio::co_spawn(io, client(id), [&](std::exception_ptr error) {
+        coline::spawn(io, client(id), [&](std::exception_ptr error) {
             failed += error != nullptr;
             ++finished;
         });

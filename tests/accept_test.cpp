@@ -11,7 +11,7 @@ TEST_CASE("accept returns a connection that speaks lines, with Nagle off and def
     peer.connect(acceptor.local_endpoint());
     asio::write(peer, asio::buffer(std::string_view("too long\nhello\n")));
 
-    auto accept_and_read = [&]() -> asio::awaitable<std::string> {
+    auto accept_and_read = [&]() -> coline::task<std::string> {
         auto conn = co_await coline::accept(acceptor);
         CHECK(conn.options().max_line_length == coline::connection_options{}.max_line_length);
         CHECK(conn.options().read_timeout == coline::no_timeout);
@@ -32,7 +32,7 @@ TEST_CASE("accept on a closed acceptor reports operation_aborted" * doctest::tim
 {
     asio::io_context io;
     auto acceptor = loopback_acceptor(io);
-    auto accept_while_closing = [&]() -> asio::awaitable<coline::error_code> {
+    auto accept_while_closing = [&]() -> coline::task<coline::error_code> {
         asio::post(io, [&acceptor] { acceptor.close(); }); // runs once accept waits
         auto [ec, conn] = co_await coline::accept(acceptor, coline::as_tuple);
         CHECK_FALSE(conn.stream().is_open());
@@ -41,7 +41,7 @@ TEST_CASE("accept on a closed acceptor reports operation_aborted" * doctest::tim
     CHECK(run(io, accept_while_closing()) == asio::error::operation_aborted);
 
     auto other = loopback_acceptor(io);
-    auto throwing = [&]() -> asio::awaitable<void> {
+    auto throwing = [&]() -> coline::task<void> {
         asio::post(io, [&other] { other.close(); });
         co_await coline::accept(other);
     };

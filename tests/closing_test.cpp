@@ -49,7 +49,7 @@ received read_to_end(tcp::socket& peer, std::chrono::milliseconds limit)
 }
 
 // A session that owns its connection, as the README's does.
-asio::awaitable<void> answer_then(coline::connection conn, int lines, bool then_throw)
+coline::task<void> answer_then(coline::connection conn, int lines, bool then_throw)
 {
     for (int i = 0; i < lines; ++i)
         co_await coline::write_line(conn, "answer {}", i);
@@ -71,7 +71,7 @@ TEST_CASE("by default a bare connection keeps its writes, and one send carries t
 {
     asio::io_context io;
     auto conn = scripted(io, {"a\nb\nc\n", "d\n"});
-    auto answer_each = [&]() -> asio::awaitable<void> {
+    auto answer_each = [&]() -> coline::task<void> {
         while (auto line = co_await coline::read_line(conn))
             co_await coline::write_line(conn, "ok {}", *line);
     };
@@ -91,7 +91,7 @@ TEST_CASE("the lines a session kept reach the peer when it returns, throws or dr
 
     // The session ends after three answers, all of them kept.
     auto end_then_read = [&](bool then_throw) {
-        asio::co_spawn(io, answer_then(std::move(conn), 3, then_throw), note);
+        coline::spawn(io, answer_then(std::move(conn), 3, then_throw), note);
         io.run();
         CHECK(static_cast<bool>(failure) == then_throw);
         const auto r = read_to_end(peer, 5s);
@@ -109,13 +109,13 @@ TEST_CASE("the lines a session kept reach the peer when it returns, throws or dr
         peer.set_option(asio::socket_base::receive_buffer_size(4096));
         const int lines = 4000; // about 50 KiB: within the 64 KiB kept, far over the buffers
         auto doomed = std::make_unique<coline::connection>(std::move(conn));
-        auto write_then_drop = [&]() -> asio::awaitable<void> {
+        auto write_then_drop = [&]() -> coline::task<void> {
             for (int i = 0; i < lines; ++i)
                 co_await coline::write_line(*doomed, "answer {}", i);
             CHECK(coline::detail::connection_access::output(*doomed).size() > 40000); // all kept
             doomed.reset();
         };
-        asio::co_spawn(io, write_then_drop(), note);
+        coline::spawn(io, write_then_drop(), note);
         received r;
         std::thread reader([&] { r = read_to_end(peer, 10s); });
         io.run(); // returns once the rest is sent and the peer ended its side
@@ -137,8 +137,8 @@ TEST_CASE("a dropped connection whose peer is gone or never reads ends within it
     {
         peer.set_option(asio::socket_base::linger(true, 0));
         peer.close(); // a reset
-        auto wait_for_reset = [&]() -> asio::awaitable<void> {
-            co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+        auto wait_for_reset = [&]() -> coline::task<void> {
+            co_await conn.stream().async_wait(asio::socket_base::wait_read, coline::use_task);
         };
         run(io, wait_for_reset());
         io.restart();
@@ -174,7 +174,7 @@ TEST_CASE("a connection assigned over sends what it kept first")
     asio::io_context io;
     auto [conn, peer] = make_tcp_pair(io);
     auto [other, other_peer] = make_tcp_pair(io);
-    auto write_then_assign = [&]() -> asio::awaitable<void> {
+    auto write_then_assign = [&]() -> coline::task<void> {
         co_await coline::write_line(conn, "kept");
         CHECK_FALSE(coline::detail::connection_access::output(conn).empty());
         conn = std::move(other);

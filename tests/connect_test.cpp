@@ -6,7 +6,7 @@ using namespace test;
 namespace {
 
 // Accepts one client and answers its first line with the line reversed.
-asio::awaitable<void> reverse_one_line(tcp::acceptor& acceptor)
+coline::task<void> reverse_one_line(tcp::acceptor& acceptor)
 {
     auto conn = co_await coline::accept(acceptor);
     auto line = co_await coline::read_line(conn);
@@ -16,8 +16,8 @@ asio::awaitable<void> reverse_one_line(tcp::acceptor& acceptor)
 
 std::string exchange_with(asio::io_context& io, tcp::acceptor& acceptor, std::string host)
 {
-    asio::co_spawn(io, reverse_one_line(acceptor), asio::detached);
-    auto client = [&]() -> asio::awaitable<std::string> {
+    coline::spawn(io, reverse_one_line(acceptor), asio::detached);
+    auto client = [&]() -> coline::task<std::string> {
         auto conn = co_await coline::connect(host, port_of(acceptor), 5s);
         co_await coline::write_line(conn, "abc");
         auto answer = co_await coline::read_line(conn, 5s);
@@ -27,7 +27,7 @@ std::string exchange_with(asio::io_context& io, tcp::acceptor& acceptor, std::st
 }
 
 // The error of a non-throwing connect; the connection must be closed on error.
-asio::awaitable<coline::error_code> connect_error(std::string host, std::string port)
+coline::task<coline::error_code> connect_error(std::string host, std::string port)
 {
     auto [ec, conn] = co_await coline::connect(host, port, 5s, coline::as_tuple);
     CHECK(conn.stream().is_open() == !ec);
@@ -78,7 +78,7 @@ TEST_CASE("connect to a port nobody listens on is refused" * doctest::timeout(10
         port = port_of(acceptor);
     }
     CHECK(run(io, connect_error("127.0.0.1", port)) == asio::error::connection_refused);
-    auto throwing = [&]() -> asio::awaitable<void> { co_await coline::connect("127.0.0.1", port); };
+    auto throwing = [&]() -> coline::task<void> { co_await coline::connect("127.0.0.1", port); };
     try {
         run(io, throwing());
         FAIL("connect returned");
@@ -105,7 +105,7 @@ coline::error_code connect_until_one_hangs(Connect connect_once)
     auto acceptor = loopback_acceptor(io, 0);
     std::vector<coline::connection> queued;
     coline::error_code ec;
-    auto connect_and_keep = [&]() -> asio::awaitable<coline::error_code> {
+    auto connect_and_keep = [&]() -> coline::task<coline::error_code> {
         auto [ec, conn] = co_await connect_once(acceptor.local_endpoint());
         CHECK(conn.stream().is_open() == !ec);
         queued.push_back(std::move(conn));
@@ -133,7 +133,7 @@ TEST_CASE("connect to an endpoint gives up with error::timeout too" * doctest::t
     CHECK(std::chrono::steady_clock::now() - started < 20s);
     // and the throwing form throws it
     const auto thrown = connect_until_one_hangs(
-        [](tcp::endpoint at) -> asio::awaitable<std::tuple<coline::error_code, coline::connection>> {
+        [](tcp::endpoint at) -> coline::task<std::tuple<coline::error_code, coline::connection>> {
             coline::error_code caught;
             try {
                 co_return std::tuple{coline::error_code{}, co_await coline::connect(at, 200ms)};
@@ -150,8 +150,8 @@ TEST_CASE("connect takes the port as a number, of any integer type" * doctest::t
     asio::io_context io;
     auto acceptor = loopback_acceptor(io);
     const unsigned short port = acceptor.local_endpoint().port();
-    asio::co_spawn(io, reverse_one_line(acceptor), asio::detached);
-    auto client = [](unsigned short port) -> asio::awaitable<std::string> {
+    coline::spawn(io, reverse_one_line(acceptor), asio::detached);
+    auto client = [](unsigned short port) -> coline::task<std::string> {
         auto conn = co_await coline::connect("127.0.0.1", port, 5s);
         co_await coline::write_line(conn, "abc");
         co_return std::string((co_await coline::read_line(conn, 5s)).value_or("<end>"));

@@ -13,7 +13,7 @@ struct server_log {
 };
 
 // The tutorial's server session, written with the public API.
-asio::awaitable<void> tutorial_session(coline::connection conn, server_log& log)
+coline::task<void> tutorial_session(coline::connection conn, server_log& log)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
@@ -24,18 +24,18 @@ asio::awaitable<void> tutorial_session(coline::connection conn, server_log& log)
     ++log.sessions_closed;
 }
 
-asio::awaitable<void> tutorial_server(tcp::acceptor& acceptor, server_log& log)
+coline::task<void> tutorial_server(tcp::acceptor& acceptor, server_log& log)
 {
     for (;;) {
         auto [ec, conn] = co_await coline::accept(acceptor, coline::as_tuple);
         if (ec)
             co_return;
-        asio::co_spawn(acceptor.get_executor(), tutorial_session(std::move(conn), log), asio::detached);
+        coline::spawn(acceptor.get_executor(), tutorial_session(std::move(conn), log), asio::detached);
     }
 }
 
 // A client that sends `count` numbered lines one after the other and returns the answers.
-asio::awaitable<std::vector<std::string>> tutorial_client(std::string port, int id, int count)
+coline::task<std::vector<std::string>> tutorial_client(std::string port, int id, int count)
 {
     auto conn = co_await coline::connect("127.0.0.1", port, 5s);
     conn.options().read_timeout = 5s;
@@ -56,7 +56,7 @@ TEST_CASE("the tutorial's exchange: greeting, one line, one answer" * doctest::t
     asio::io_context io;
     auto acceptor = loopback_acceptor(io);
     server_log log;
-    asio::co_spawn(io, tutorial_server(acceptor, log), asio::detached);
+    coline::spawn(io, tutorial_server(acceptor, log), asio::detached);
 
     const auto answers = run(io, tutorial_client(port_of(acceptor), 0, 1));
     CHECK(answers == std::vector<std::string>{"Connect", "Information received"});
@@ -71,13 +71,13 @@ TEST_CASE("100 clients at once, 10 exchanges each: every line and every answer a
     asio::io_context io;
     auto acceptor = loopback_acceptor(io);
     server_log log;
-    asio::co_spawn(io, tutorial_server(acceptor, log), asio::detached);
+    coline::spawn(io, tutorial_server(acceptor, log), asio::detached);
 
     constexpr int clients = 100, exchanges = 10;
     std::map<int, std::vector<std::string>> answers;
     int finished = 0;
     for (int id = 0; id < clients; ++id)
-        asio::co_spawn(io, tutorial_client(port_of(acceptor), id, exchanges),
+        coline::spawn(io, tutorial_client(port_of(acceptor), id, exchanges),
                        [&, id](std::exception_ptr error, std::vector<std::string> got) {
                            CHECK_FALSE(error);
                            answers[id] = std::move(got);

@@ -104,18 +104,18 @@ TEST_CASE("write_line with temporary text and arguments, read_line, spawned befo
     };
 
     // Longer than std::string's own small buffer: on the heap, where ASan watches frees.
-    asio::co_spawn(io, coline::write_line(client, std::string("a temporary text longer than the small-string buffer")),
+    coline::spawn(io, coline::write_line(client, std::string("a temporary text longer than the small-string buffer")),
                    done());
-    asio::co_spawn(io,
+    coline::spawn(io,
                    coline::write_line(client, "VALUE {} {}", std::string("a temporary key longer than sixteen bytes"),
                                       std::to_string(42)),
                    done());
-    asio::co_spawn(io, coline::write_line(client, coline::as_tuple, std::string("non-throwing, temporary")), done());
+    coline::spawn(io, coline::write_line(client, coline::as_tuple, std::string("non-throwing, temporary")), done());
     {
         std::string text = "plain text in a buffer the caller overwrites";
         std::string argument = "an argument in a buffer the caller overwrites";
-        asio::co_spawn(io, coline::write_line(client, std::string_view(text)), done());
-        asio::co_spawn(io, coline::write_line(client, coline::as_tuple, "{}|{}", std::string_view(argument), 7),
+        coline::spawn(io, coline::write_line(client, std::string_view(text)), done());
+        coline::spawn(io, coline::write_line(client, coline::as_tuple, "{}|{}", std::string_view(argument), 7),
                        done());
         scribble(text, '#');
         scribble(argument, '#');
@@ -128,11 +128,11 @@ TEST_CASE("write_line with temporary text and arguments, read_line, spawned befo
             received.emplace_back(*line);
     };
     ++pending;
-    asio::co_spawn(io, coline::read_line(server, coline::duration(5s)), keep_line);
+    coline::spawn(io, coline::read_line(server, coline::duration(5s)), keep_line);
     CHECK(run_until(io, [&] { return pending == 0; }));
     CHECK(failures == std::vector<std::string>{});
 
-    auto rest = [&]() -> asio::awaitable<void> {
+    auto rest = [&]() -> coline::task<void> {
         for (int i = 0; i < 4; ++i)
             if (auto line = co_await coline::read_line(server, 5s))
                 received.emplace_back(*line);

@@ -28,7 +28,7 @@ std::string pattern(std::size_t n)
 
 // Collects read_line_part's pieces up to the line's end.
 template <class Stream>
-asio::awaitable<std::vector<coline::line_part>> parts_of_line(coline::basic_connection<Stream>& conn,
+coline::task<std::vector<coline::line_part>> parts_of_line(coline::basic_connection<Stream>& conn,
                                                               std::string& line)
 {
     std::vector<coline::line_part> parts;
@@ -50,7 +50,7 @@ TEST_CASE("read_exactly returns the bytes after a line as they are, however they
     for (auto chunks : {std::vector<std::string>{stream}, one_byte_chunks(stream)}) {
         asio::io_context io;
         auto conn = scripted(io, chunks);
-        auto read = [&]() -> asio::awaitable<void> {
+        auto read = [&]() -> coline::task<void> {
             CHECK((co_await coline::read_line(conn)) == "set k 11");
             CHECK((co_await coline::read_exactly(conn, block.size())) == block);
             CHECK((co_await coline::read_line(conn)) == "next"); // the framing goes on after the block
@@ -165,8 +165,8 @@ TEST_CASE("read_exactly into a caller's buffer receives a short rest through the
     CHECK(run(io, coline::read_exactly(conn, std::span<char>(into))) == 5);
     CHECK(into == "abcde");
     CHECK(conn.stream().reads() == 2);            // one receive brought the rest and the next line
-    CHECK(coline::try_read_exactly(conn, 2) == "\r\n");
-    CHECK(coline::try_read_line(conn) == "NEXT"); // already here: no receive of its own
+    CHECK(without_suspending(coline::read_exactly(conn, 2)) == "\r\n");
+    CHECK(without_suspending(coline::read_line(conn)) == std::optional<std::string_view>("NEXT")); // no receive of its own
 }
 
 TEST_CASE("read_exactly into a caller's buffer reports how far it got when the stream ends first")
@@ -196,7 +196,7 @@ TEST_CASE("read_some passes a payload of any size in pieces, with memory bounded
     for (std::size_t at = 0; at < payload.size(); at += 7000)
         chunks.push_back(payload.substr(at, 7000));
     auto conn = scripted(io, chunks);
-    auto read_all_pieces = [&]() -> asio::awaitable<std::string> {
+    auto read_all_pieces = [&]() -> coline::task<std::string> {
         std::string got;
         for (;;) {
             auto piece = co_await coline::read_some(conn, 5000);
@@ -290,7 +290,7 @@ TEST_CASE("a large write leaves with the kept bytes in one write, without a copy
     asio::io_context io;
     auto conn = scripted(io, {"get k\nget k\n"}, coline::server_options{}.connection); // coalesce_writes on
     const std::string value = pattern(200000);
-    auto answer = [&]() -> asio::awaitable<void> {
+    auto answer = [&]() -> coline::task<void> {
         CHECK((co_await coline::read_line(conn)) == "get k");
         co_await coline::write_line(conn, "VALUE k 0 {}", value.size()); // kept: "get k" waits
         co_await coline::write(conn, value);                               // too large to keep: sent with it
@@ -307,7 +307,7 @@ TEST_CASE("with coalesce_writes, a reply of several writes leaves in one send, a
     asio::io_context io;
     auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection);
     asio::write(peer, asio::buffer(std::string_view("get k\n")));
-    auto answer = [&]() -> asio::awaitable<void> {
+    auto answer = [&]() -> coline::task<void> {
         CHECK((co_await coline::read_line(conn)) == "get k");
         co_await coline::write_line(conn, "VALUE k 0 2");
         co_await coline::write(conn, "hi\n");
@@ -329,13 +329,13 @@ TEST_CASE("with coalesce_writes, kept bytes leave when the session waits for som
     auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection);
     asio::steady_timer other_work(io, std::chrono::steady_clock::time_point::max());
     bool kept = false;
-    auto greet_then_wait = [&]() -> asio::awaitable<void> {
+    auto greet_then_wait = [&]() -> coline::task<void> {
         co_await coline::write_line(conn, "Connect");
         kept = !internals::output(conn).empty();
         coline::error_code cancelled;
-        co_await other_work.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
+        co_await other_work.async_wait(asio::redirect_error(coline::use_task, cancelled));
     };
-    asio::co_spawn(io, greet_then_wait(), asio::detached);
+    coline::spawn(io, greet_then_wait(), asio::detached);
     CHECK(run_until(io, [&] { return peer.available() >= 8; }, 5s)); // sent while the session waits
     CHECK(kept);
     other_work.cancel();
@@ -349,8 +349,8 @@ TEST_CASE("a send at the end of a turn that fails is reported by the next read" 
     auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection);
     peer.set_option(asio::socket_base::linger(true, 0));
     peer.close(); // a reset
-    auto wait_for_reset = [&]() -> asio::awaitable<void> {
-        co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+    auto wait_for_reset = [&]() -> coline::task<void> {
+        co_await conn.stream().async_wait(asio::socket_base::wait_read, coline::use_task);
     };
     run(io, wait_for_reset());
     run(io, coline::write_line(conn, "kept")); // kept; sent (and failing) when the turn ends
@@ -368,7 +368,7 @@ TEST_CASE("a connection destroyed or moved with bytes kept is left alone by the 
     SUBCASE("destroyed: the destructor sends them")
     {
         auto doomed = std::make_unique<coline::connection>(std::move(conn));
-        auto write_then_destroy = [&]() -> asio::awaitable<void> {
+        auto write_then_destroy = [&]() -> coline::task<void> {
             co_await coline::write_line(*doomed, "kept"); // kept, its send posted
             doomed.reset();
         };
@@ -380,7 +380,7 @@ TEST_CASE("a connection destroyed or moved with bytes kept is left alone by the 
     SUBCASE("moved: the bytes go with the connection, and its next read sends them")
     {
         std::optional<coline::connection> moved;
-        auto write_then_move = [&]() -> asio::awaitable<void> {
+        auto write_then_move = [&]() -> coline::task<void> {
             co_await coline::write_line(conn, "moved"); // kept, its send posted for `conn`
             moved.emplace(std::move(conn));
         };
@@ -394,81 +394,102 @@ TEST_CASE("a connection destroyed or moved with bytes kept is left alone by the 
     }
 }
 
-TEST_CASE("try_read_line and try_read_exactly take what is buffered, and leave the rest to the awaiting reads")
+TEST_CASE("read_line and read_exactly complete without suspending when the buffer holds what they want, and receive only otherwise")
 {
     asio::io_context io;
     auto conn = scripted(io, {"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPIN", "G\r\n"});
     conn.options().max_block_size = 4;
-    CHECK_FALSE(coline::try_read_line(conn)); // nothing received yet: no I/O either
+    CHECK_FALSE(without_suspending(coline::read_line(conn))); // nothing received yet: no I/O either
     CHECK(conn.stream().reads() == 0);
     CHECK(run(io, coline::read_line(conn)) == "*2");
-    CHECK(coline::try_read_line(conn) == "$3");
-    CHECK(coline::try_read_exactly(conn, 5) == std::nullopt); // over max_block_size: read_exactly reports it
-    CHECK(coline::try_read_exactly(conn, 3) == "GET");
-    CHECK(coline::try_read_exactly(conn, 2) == "\r\n");
-    CHECK(coline::try_read_line(conn) == "$1");
-    CHECK(coline::try_read_exactly(conn, 3) == "k\r\n");
-    CHECK_FALSE(coline::try_read_line(conn)); // "PIN": not a whole line
-    CHECK_FALSE(coline::try_read_exactly(conn, 4));
+    CHECK(without_suspending(coline::read_line(conn)) == std::optional<std::string_view>("$3"));
+    // Over max_block_size: the error comes without suspending either.
+    auto too_large = without_suspending(coline::read_exactly(conn, 5, coline::as_tuple));
+    REQUIRE(too_large);
+    CHECK(std::get<0>(*too_large) == error::block_too_large);
+    CHECK(without_suspending(coline::read_exactly(conn, 3)) == "GET");
+    CHECK(without_suspending(coline::read_exactly(conn, 2)) == "\r\n");
+    CHECK(without_suspending(coline::read_line(conn)) == std::optional<std::string_view>("$1"));
+    CHECK(without_suspending(coline::read_exactly(conn, 3)) == "k\r\n");
+    CHECK_FALSE(without_suspending(coline::read_line(conn))); // "PIN": not a whole line
+    CHECK_FALSE(without_suspending(coline::read_exactly(conn, 4)));
     CHECK(conn.buffered() == "PIN");
     const auto reads = conn.stream().reads();
     CHECK(run(io, coline::read_line(conn)) == "PING");
     CHECK(conn.stream().reads() == reads + 1);
 }
 
-TEST_CASE("try_read_line leaves a line over the limit in place for read_line to report")
+TEST_CASE("read_line reports a whole line over the limit without suspending, and goes on with the next")
 {
     asio::io_context io;
-    auto conn = scripted(io, {"toolong\r\nok\n"});
-    conn.options().max_line_length = 6;
-    CHECK_FALSE(coline::try_read_line(conn)); // nothing buffered yet
-    auto first = run(io, coline::read_line(conn, coline::as_tuple));
-    CHECK(std::get<0>(first) == error::line_too_long);
-    CHECK(coline::try_read_line(conn) == "ok");
-
     auto again = scripted(io, {"x\ntoolong\nok\n"});
     again.options().max_line_length = 6;
     CHECK(run(io, coline::read_line(again)) == "x");
-    CHECK_FALSE(coline::try_read_line(again)); // "toolong" is whole but over the limit
-    CHECK(again.buffered() == "toolong\nok\n");
-    auto [ec, line] = run(io, coline::read_line(again, coline::as_tuple));
-    CHECK(ec == error::line_too_long);
-    CHECK(coline::try_read_line(again) == "ok");
+    auto too_long = without_suspending(coline::read_line(again, coline::as_tuple));
+    REQUIRE(too_long);
+    CHECK(std::get<0>(*too_long) == error::line_too_long);
+    CHECK(without_suspending(coline::read_line(again)) == std::optional<std::string_view>("ok"));
 }
 
-TEST_CASE("try_write keeps bytes without a co_await where write would keep them, and refuses otherwise"
+TEST_CASE("write keeps bytes without suspending where it can keep them, and suspends to send otherwise"
           * doctest::timeout(20))
 {
     asio::io_context io;
     SUBCASE("kept, and sent by the next read")
     {
         auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection);
-        CHECK(coline::try_write(conn, "+OK\r\n"));
-        CHECK(coline::try_write(conn, ":{}\r\n", 42));
+        CHECK(without_suspending(coline::write(conn, "+OK\r\n")));
+        CHECK(without_suspending(coline::write(conn, ":{}\r\n", 42)));
         CHECK(internals::output(conn) == "+OK\r\n:42\r\n");
-        CHECK_FALSE(coline::try_write(conn, std::string(64 * 1024, 'x'))); // past the 64 KiB kept
+        const std::string large(64 * 1024, 'x');
+        CHECK_FALSE(without_suspending(coline::write(conn, large))); // past the 64 KiB kept: sent from where it is
         CHECK(internals::output(conn) == "+OK\r\n:42\r\n");
         auto [ec, line] = run(io, coline::read_line(conn, 100ms, coline::as_tuple));
         CHECK(ec == error::timeout);
         CHECK(read_lines_from(peer, 2) == "+OK\r\n:42\r\n");
     }
-    SUBCASE("refused without coalesce_writes: nothing is kept")
+    SUBCASE("without coalesce_writes, each write suspends until the kernel took it")
     {
         coline::connection_options sent_at_once;
         sent_at_once.coalesce_writes = false;
         auto [conn, peer] = make_tcp_pair(io, sent_at_once);
-        CHECK_FALSE(coline::try_write(conn, "+OK\r\n"));
-        CHECK(internals::output(conn).empty());
+        CHECK_FALSE(without_suspending(coline::write(conn, "+OK\r\n")));
+        run(io, coline::flush(conn));
+        CHECK(read_lines_from(peer, 1) == "+OK\r\n");
     }
-    SUBCASE("refused after a failed send")
+    SUBCASE("after a failed send, the failure is reported without suspending")
     {
         auto conn = scripted(io, {"a\nb\n"}, coline::server_options{}.connection);
         conn.stream().fail_writes_with(asio::error::broken_pipe);
         CHECK(run(io, coline::read_line(conn)) == "a");
-        CHECK(coline::try_write(conn, "kept\n")); // "b" waits: kept
+        CHECK(without_suspending(coline::write(conn, "kept\n"))); // "b" waits: kept
         CHECK(run(io, coline::read_line(conn)) == "b");
         auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple)); // the send fails
         CHECK(ec == asio::error::broken_pipe);
-        CHECK_FALSE(coline::try_write(conn, "more\n"));
+        auto again = without_suspending(coline::write(conn, coline::as_tuple, "more\n"));
+        REQUIRE(again);
+        CHECK(std::get<0>(*again) == asio::error::broken_pipe);
+        CHECK_THROWS_AS(run(io, coline::write(conn, "more\n")), coline::system_error);
     }
+}
+
+TEST_CASE("a session served from the buffer takes no turns of the executor: 10,000 pipelined lines in a handful")
+{
+    asio::io_context io;
+    std::string requests;
+    constexpr int lines = 10'000;
+    for (int i = 0; i < lines; ++i)
+        requests += "get k\r\n";
+    auto conn = scripted(io, {requests}); // no time limits: no timer keeps io.run() going
+    int answered = 0;
+    auto serve = [&]() -> coline::task<void> {
+        while (auto line = co_await coline::read_line(conn)) {
+            co_await coline::write_line(conn, "END");
+            ++answered;
+        }
+    };
+    coline::spawn(io, serve(), asio::detached);
+    const std::size_t turns = io.run();
+    CHECK(answered == lines);
+    CHECK(turns < 100); // the spawn, each receive and send (a few kilobytes each), the end: not one per line
 }

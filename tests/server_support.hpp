@@ -20,7 +20,7 @@ namespace test {
 
 /// The tutorial's session, answering each line with "Information received "
 /// followed by the line, so that tests can tell the answers apart.
-inline asio::awaitable<void> echo_session(coline::connection& conn)
+inline coline::task<void> echo_session(coline::connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))

@@ -10,12 +10,12 @@ TEST_CASE("a server on an io_context of one's own serves until stop() and then r
     const auto port = std::to_string(server.local_endpoint().port());
     bool returned = false;
     std::exception_ptr failure;
-    asio::co_spawn(io, server.run(), [&](std::exception_ptr e) {
+    coline::spawn(io, server.run(), [&](std::exception_ptr e) {
         failure = e;
         returned = true;
     });
 
-    auto client = [&]() -> asio::awaitable<std::string> {
+    auto client = [&]() -> coline::task<std::string> {
         auto conn = co_await coline::connect("127.0.0.1", port, 5s);
         co_await coline::read_line(conn, 5s);
         co_await coline::write_line(conn, "hi");
@@ -89,7 +89,7 @@ TEST_CASE("the refusal line ends as the connection's lines do: CRLF on the wire 
 
 TEST_CASE("a handler that throws ends only its own client and is reported" * doctest::timeout(20))
 {
-    auto picky = [](coline::connection& conn) -> asio::awaitable<void> {
+    auto picky = [](coline::connection& conn) -> coline::task<void> {
         auto line = co_await coline::read_line(conn);
         if (line == "boom")
             throw std::runtime_error("handler bug");
@@ -108,7 +108,7 @@ TEST_CASE("a handler that throws ends only its own client and is reported" * doc
 
 TEST_CASE("without an error hook, an exception that is not a system_error comes out of run_server()" * doctest::timeout(20))
 {
-    auto buggy = [](coline::connection&) -> asio::awaitable<void> {
+    auto buggy = [](coline::connection&) -> coline::task<void> {
         throw std::logic_error("bug");
         co_return;
     };
@@ -128,11 +128,11 @@ namespace {
 
 // Answers one line, then returns once the client has sent more: the server
 // ends the session with input unread, which a plain close would answer with a reset.
-asio::awaitable<void> quit_when_more_comes(coline::connection& conn)
+coline::task<void> quit_when_more_comes(coline::connection& conn)
 {
     co_await coline::read_line(conn);
     co_await coline::write_line(conn, "BYE");
-    co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+    co_await conn.stream().async_wait(asio::socket_base::wait_read, coline::use_task);
 }
 
 // A thread that sends empty lines on `fd` until the server cuts it off (or
@@ -189,7 +189,7 @@ TEST_CASE("a client that still sends and reads its answers slowly gets every one
           * doctest::timeout(60))
 {
     constexpr int answers = 100'000; // 2.2 MB: more than the socket buffers hold at first
-    auto answer_a_lot = [](coline::connection& conn) -> asio::awaitable<void> {
+    auto answer_a_lot = [](coline::connection& conn) -> coline::task<void> {
         co_await coline::read_line(conn);
         for (int i = 0; i < answers; ++i)
             co_await coline::write_line(conn, "answer {:>10}", i);
@@ -221,7 +221,7 @@ TEST_CASE("a client that still sends and takes its answers too slowly is cut off
 {
     constexpr int answers = 100'000; // 2.2 MB, as above
     std::atomic<bool> handler_done{false};
-    auto answer_a_lot = [&handler_done](coline::connection& conn) -> asio::awaitable<void> {
+    auto answer_a_lot = [&handler_done](coline::connection& conn) -> coline::task<void> {
         co_await coline::read_line(conn);
         for (int i = 0; i < answers; ++i)
             co_await coline::write_line(conn, "answer {:>10}", i);
@@ -334,7 +334,7 @@ TEST_CASE("after stop(), a client that keeps sending is read only up to what had
     coline::server_options options;
     options.grace_period = coline::no_timeout; // the stop point alone must bound the stop
     std::atomic<std::size_t> lines_read = 0;
-    auto counting_echo = [&lines_read](coline::connection& conn) -> asio::awaitable<void> {
+    auto counting_echo = [&lines_read](coline::connection& conn) -> coline::task<void> {
         co_await coline::write_line(conn, "Connect");
         while (auto line = co_await coline::read_line(conn)) {
             ++lines_read;
@@ -390,7 +390,7 @@ TEST_CASE("stop_now() during a graceful stop closes the clients at once" * docte
     asio::io_context io;
     coline::server server(io.get_executor(), tcp::endpoint{asio::ip::address_v4::loopback(), 0}, echo_session);
     bool returned = false;
-    asio::co_spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
+    coline::spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
     std::thread runner([&] { io.run(); });
     blocking_client client(server.local_endpoint().port());
     CHECK(client.line() == "Connect");
@@ -408,10 +408,10 @@ TEST_CASE("stop_now() during a graceful stop closes the clients at once" * docte
 TEST_CASE("when the grace period is over, a handler awaiting something else is cancelled too" * doctest::timeout(30))
 {
     std::promise<void> started;
-    auto dawdle = [&started](coline::connection& conn) -> asio::awaitable<void> {
+    auto dawdle = [&started](coline::connection& conn) -> coline::task<void> {
         started.set_value();
         asio::steady_timer forever(conn.get_executor(), std::chrono::hours{1});
-        co_await forever.async_wait(asio::use_awaitable);
+        co_await forever.async_wait(coline::use_task);
     };
     coline::server_options options;
     options.grace_period = 200ms;
@@ -427,9 +427,17 @@ TEST_CASE("when the grace period is over, a handler awaiting something else is c
 
 TEST_CASE("when the grace period is over, a handler that shields itself from cancellation has its connection closed" * doctest::timeout(30))
 {
-    auto shielded = [](coline::connection& conn) -> asio::awaitable<void> {
-        co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
-        co_await echo_session(conn);
+    // Cancellation does not end it: after an error it starts over, for as long as its connection is open.
+    auto shielded = [](coline::connection& conn) -> coline::task<void> {
+        for (;;) {
+            try {
+                co_await echo_session(conn);
+                co_return;
+            } catch (const coline::system_error&) {
+                if (!conn.stream().is_open())
+                    co_return;
+            }
+        }
     };
     coline::server_options options;
     options.grace_period = 200ms;

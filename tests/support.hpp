@@ -25,10 +25,31 @@ using asio::ip::tcp;
 
 /// Runs `task` on `io` until it finishes and returns its result; rethrows
 /// what it threw, and throws error::timeout if it runs longer than `limit`.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> task, std::chrono::steady_clock::duration limit = 10s)
+template <class Awaitable>
+decltype(auto) run(asio::io_context& io, Awaitable work, std::chrono::steady_clock::duration limit = 10s)
 {
-    return coline::testing::run(io, std::move(task), limit);
+    return coline::testing::run(io, std::move(work), limit);
+}
+
+/// What `co_await operation` gives when the operation completes without
+/// suspending (its await_ready() is true: the buffer could serve it), or an
+/// empty optional when it would have to suspend (it is then dropped, not
+/// awaited). A void result is `true`.
+template <class Operation>
+auto without_suspending(Operation operation)
+{
+    using result = typename Operation::result_type;
+    using value = std::conditional_t<std::is_void_v<result>, bool, result>;
+    std::optional<value> ready;
+    if (operation.await_ready()) {
+        if constexpr (std::is_void_v<result>) {
+            operation.await_resume();
+            ready.emplace(true);
+        } else {
+            ready.emplace(operation.await_resume());
+        }
+    }
+    return ready;
 }
 
 /// Runs `io` until `done()` holds, `limit` passes or nothing is left to run;
@@ -46,7 +67,7 @@ bool run_until(asio::io_context& io, Done done, std::chrono::steady_clock::durat
 
 namespace detail {
 template <class T, class Done>
-asio::awaitable<void> deliver(asio::awaitable<T> operation, Done done)
+coline::task<void> deliver(coline::task<T> operation, Done done)
 {
     std::exception_ptr error;
     std::optional<T> result;
@@ -64,9 +85,9 @@ asio::awaitable<void> deliver(asio::awaitable<T> operation, Done done)
 /// std::optional<T>)`. (Asio 1.22's co_spawn with a handler needs a T it can
 /// default-construct for the exception case, which a connection is not.)
 template <class T, class Done>
-void spawn_operation(asio::io_context& io, asio::awaitable<T> operation, Done done)
+void spawn_operation(asio::io_context& io, coline::task<T> operation, Done done)
 {
-    asio::co_spawn(io, detail::deliver(std::move(operation), std::move(done)), asio::detached);
+    coline::spawn(io, detail::deliver(std::move(operation), std::move(done)), asio::detached);
 }
 
 /// Waits (up to `limit`) until `socket` has `n` bytes to read; whether it has.
@@ -174,6 +195,8 @@ public:
     std::size_t writes() const { return writes_; }
     /// From now on every write fails with `ec` and takes nothing.
     void fail_writes_with(coline::error_code ec) { write_error_ = ec; }
+    /// The next write throws std::bad_alloc as it starts, as when memory runs out.
+    void throw_at_next_write_start() { throw_at_write_ = true; }
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token)
@@ -202,6 +225,8 @@ public:
     {
         return asio::async_initiate<Token, void(coline::error_code, std::size_t)>(
             [this](auto handler, const ConstBuffers& buffers) {
+                if (std::exchange(throw_at_write_, false))
+                    throw std::bad_alloc();
                 ++writes_;
                 std::size_t n = 0;
                 if (write_error_)
@@ -231,6 +256,7 @@ private:
     std::size_t writes_ = 0;
     std::string written_;
     coline::error_code write_error_;
+    bool throw_at_write_ = false;
     bool closed_ = false;
 };
 
@@ -259,7 +285,7 @@ struct read_all_result {
 
 /// Reads lines until the end of the stream or the first error.
 template <class Stream>
-asio::awaitable<read_all_result> read_all(coline::basic_connection<Stream>& conn)
+coline::task<read_all_result> read_all(coline::basic_connection<Stream>& conn)
 {
     read_all_result result;
     for (;;) {

@@ -11,7 +11,7 @@ namespace testing = coline::testing;
 
 namespace {
 
-asio::awaitable<void> tutorial_session(coline::connection& conn)
+coline::task<void> tutorial_session(coline::connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
@@ -48,7 +48,7 @@ TEST_CASE("session_driver: raw bytes, a line in pieces and several lines at once
 
 TEST_CASE("session_driver: the handler's exception comes out after its answers, instead of the end")
 {
-    testing::session_driver client([](coline::connection& conn) -> asio::awaitable<void> {
+    testing::session_driver client([](coline::connection& conn) -> coline::task<void> {
         auto line = co_await coline::read_line(conn);
         co_await coline::write_line(conn, "got {}", line.value_or("nothing"));
         throw std::runtime_error("handler failed on purpose");
@@ -64,7 +64,7 @@ TEST_CASE("session_driver: the server's limits apply, here a short line limit")
     coline::connection_options options = coline::server_options{}.connection;
     options.max_line_length = 8;
     testing::session_driver client(
-        [](coline::connection& conn) -> asio::awaitable<void> {
+        [](coline::connection& conn) -> coline::task<void> {
             auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
             const std::string answer = ec ? ec.message() : std::string{line.value_or("")};
             co_await coline::write_line(conn, answer);
@@ -78,7 +78,7 @@ TEST_CASE("session_driver: the server's limits apply, here a short line limit")
 TEST_CASE("session_driver: a read that gets nothing fails with a timeout instead of hanging")
 {
     testing::session_driver client(
-        [](coline::connection& conn) -> asio::awaitable<void> { co_await coline::read_line(conn); }, // never answers
+        [](coline::connection& conn) -> coline::task<void> { co_await coline::read_line(conn); }, // never answers
         coline::server_options{}.connection, 100ms);
     const auto start = std::chrono::steady_clock::now();
     try {
@@ -95,9 +95,9 @@ TEST_CASE("session_driver: a read that gets nothing fails with a timeout instead
 TEST_CASE("run: returns the task's result, rethrows its exception")
 {
     asio::io_context io;
-    auto answer = []() -> asio::awaitable<int> { co_return 42; };
+    auto answer = []() -> coline::task<int> { co_return 42; };
     CHECK(testing::run(io, answer()) == 42);
-    auto fails = []() -> asio::awaitable<void> {
+    auto fails = []() -> coline::task<void> {
         throw std::runtime_error("task failed");
         co_return;
     };
@@ -108,13 +108,13 @@ TEST_CASE("run: a task that outlives its limit is cancelled and reported as step
 {
     asio::io_context io;
     bool unwound = false;
-    auto sleeps = [](bool& unwound) -> asio::awaitable<void> {
+    auto sleeps = [](bool& unwound) -> coline::task<void> {
         struct mark {
             bool& flag;
             ~mark() { flag = true; }
         } on_exit{unwound};
         asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::hours{1});
-        co_await timer.async_wait(asio::use_awaitable);
+        co_await timer.async_wait(coline::use_task);
     };
     const auto start = std::chrono::steady_clock::now();
     try {
@@ -147,8 +147,8 @@ TEST_CASE("run: a task waiting for something that can never happen is a logic_er
 {
     asio::io_context io;
     // An operation that drops its completion handler: nothing is left to run.
-    auto never = []() -> asio::awaitable<void> {
-        co_await asio::async_initiate<decltype(asio::use_awaitable), void()>([](auto) {}, asio::use_awaitable);
+    auto never = []() -> coline::task<void> {
+        co_await asio::async_initiate<decltype(coline::use_task), void()>([](auto) {}, coline::use_task);
     };
     const auto start = std::chrono::steady_clock::now();
     CHECK_THROWS_AS(testing::run(io, never(), 10s), std::logic_error);
@@ -158,12 +158,12 @@ TEST_CASE("run: a task waiting for something that can never happen is a logic_er
 TEST_CASE("session_driver ends a session as the server does: kept answers flushed, then a lingering close")
 {
     bool waiting = false;
-    testing::session_driver client([&waiting](coline::connection& conn) -> asio::awaitable<void> {
+    testing::session_driver client([&waiting](coline::connection& conn) -> coline::task<void> {
         co_await coline::read_line(conn);
         co_await coline::write_line(conn, "BYE"); // kept back (coalesce_writes): "more" waits unread
         waiting = true;
         // Returns once more has come: input left unread, which a plain close would answer with a reset.
-        co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+        co_await conn.stream().async_wait(asio::socket_base::wait_read, coline::use_task);
     });
     client.write("QUIT\nmore\n");
     const auto give_up = std::chrono::steady_clock::now() + 5s;

@@ -11,7 +11,7 @@ namespace {
 
 using tls_server = coline::basic_server<coline::tls_transport>;
 
-asio::awaitable<void> server_session(coline::tls_connection& conn)
+coline::task<void> server_session(coline::tls_connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
@@ -28,7 +28,7 @@ public:
           server_(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, server_session, with_log(options),
                   transport.value_or(coline::tls_transport{tls}))
     {
-        asio::co_spawn(io, server_.run(), [this](std::exception_ptr e) {
+        coline::spawn(io, server_.run(), [this](std::exception_ptr e) {
             failure = e;
             returned = true;
         });
@@ -72,7 +72,7 @@ private:
 };
 
 // The tutorial's client over TLS, ended with its close_notify.
-asio::awaitable<std::vector<std::string>> tutorial_client(unsigned short port, asio::ssl::context& tls)
+coline::task<std::vector<std::string>> tutorial_client(unsigned short port, asio::ssl::context& tls)
 {
     auto conn = co_await coline::connect_tls("localhost", port, tls, 5s);
     std::vector<std::string> seen;
@@ -109,12 +109,12 @@ tcp::socket silent_client(asio::io_context& io, unsigned short port)
 }
 
 // Waits until the server closes `socket`; the error that came (eof for a close).
-asio::awaitable<coline::error_code> closed(tcp::socket& socket)
+coline::task<coline::error_code> closed(tcp::socket& socket)
 {
     coline::error_code ec;
     char sink[256];
     while (!ec)
-        co_await socket.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+        co_await socket.async_read_some(asio::buffer(sink), asio::redirect_error(coline::use_task, ec));
     co_return ec;
 }
 
@@ -141,13 +141,13 @@ TEST_CASE("TLS server: a client's close_notify is answered with the server's own
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     running_server server(io, server_tls);
-    auto client = [&]() -> asio::awaitable<coline::error_code> {
+    auto client = [&]() -> coline::task<coline::error_code> {
         auto conn = co_await coline::connect_tls("localhost", server.port(), client_tls, 5s);
         CHECK((co_await coline::read_line(conn, 5s)) == std::optional<std::string_view>("Connect"));
         // Asio's shutdown succeeds only on the peer's close_notify: a plain
         // close would end it with eof or stream_truncated.
         coline::error_code ec;
-        co_await conn.stream().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+        co_await conn.stream().async_shutdown(asio::redirect_error(coline::use_task, ec));
         co_return ec;
     };
     const auto ec = run(io, client());
@@ -299,7 +299,7 @@ TEST_CASE("TLS server: out of descriptors, the client longest in its handshake m
             socket.connect({asio::ip::address_v4::loopback(), server.port()});
         normal.connect({asio::ip::address_v4::loopback(), server.port()});
         const auto started = std::chrono::steady_clock::now();
-        auto client = [&]() -> asio::awaitable<std::vector<std::string>> {
+        auto client = [&]() -> coline::task<std::vector<std::string>> {
             auto conn = co_await coline::start_tls(coline::connection(std::move(normal)), client_tls, "localhost", 10s);
             std::vector<std::string> lines;
             lines.emplace_back((co_await coline::read_line(conn, 10s)).value_or("<end>"));

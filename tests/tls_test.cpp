@@ -8,7 +8,7 @@ using namespace test;
 namespace {
 
 // The tutorial's server session over TLS, ended with close_notify.
-asio::awaitable<void> tutorial_session(coline::tls_connection conn)
+coline::task<void> tutorial_session(coline::tls_connection conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn, 5s))
@@ -18,25 +18,25 @@ asio::awaitable<void> tutorial_session(coline::tls_connection conn)
 }
 
 // A TLS port's accept: the next client, then the server's side of the handshake.
-asio::awaitable<std::tuple<coline::error_code, coline::tls_connection>>
+coline::task<std::tuple<coline::error_code, coline::tls_connection>>
 accept_tls(tcp::acceptor& acceptor, asio::ssl::context& context, coline::duration timeout)
 {
     co_return co_await coline::start_tls(co_await coline::accept(acceptor), context, timeout, coline::as_tuple);
 }
 
-asio::awaitable<void> serve_one(tcp::acceptor& acceptor, asio::ssl::context& context)
+coline::task<void> serve_one(tcp::acceptor& acceptor, asio::ssl::context& context)
 {
     auto [ec, conn] = co_await accept_tls(acceptor, context, 5s);
     if (!ec)
         co_await tutorial_session(std::move(conn));
 }
 
-asio::awaitable<std::vector<std::string>> tutorial_client(std::string host, std::string port,
+coline::task<std::vector<std::string>> tutorial_client(std::string host, std::string port,
                                                           asio::ssl::context& context)
 {
     auto conn = co_await coline::connect_tls(host, port, context, 5s);
     std::vector<std::string> seen;
-    auto next = [&]() -> asio::awaitable<void> {
+    auto next = [&]() -> coline::task<void> {
         std::optional<std::string_view> line = co_await coline::read_line(conn, 5s);
         seen.emplace_back(line.value_or("<end>"));
     };
@@ -60,7 +60,7 @@ TEST_CASE("TLS: the tutorial's exchange, with the server named by DNS name and b
         auto acceptor = loopback_acceptor(io);
         auto server_tls = server_context(localhost_certificate());
         auto client_tls = client_context(&localhost_certificate());
-        asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
+        coline::spawn(io, serve_one(acceptor, server_tls), asio::detached);
         CHECK(run(io, tutorial_client(host, port_of(acceptor), client_tls)) == tutorial_transcript);
     }
 }
@@ -72,7 +72,7 @@ TEST_CASE("TLS: a client that does not trust the certificate fails with certific
     auto server_tls = server_context(localhost_certificate());
     auto untrusting = client_context(nullptr);
     coline::error_code server_error;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    coline::spawn(io, [&]() -> coline::task<void> {
         for (int client = 0; client < 2; ++client) {
             auto [ec, conn] = co_await accept_tls(acceptor, server_tls, 5s);
             server_error = ec;
@@ -96,7 +96,7 @@ TEST_CASE("TLS: a trusted certificate for another name fails verification" * doc
     auto acceptor = loopback_acceptor(io);
     auto server_tls = server_context(other);
     auto client_tls = client_context(&other);
-    asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
+    coline::spawn(io, serve_one(acceptor, server_tls), asio::detached);
     auto [ec, conn] = run(io, coline::connect_tls("localhost", port_of(acceptor), client_tls, 5s, coline::as_tuple));
     CHECK_MESSAGE(ec.message().find("certificate verify failed") != std::string::npos, ec.message());
 }
@@ -124,7 +124,7 @@ TEST_CASE("TLS: after stop_reading, the lines that had arrived, then the end at 
     std::vector<std::string> read;
     coline::error_code last_error = coline::error::timeout; // until the server's last read says otherwise
     bool server_done = false;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    coline::spawn(io, [&]() -> coline::task<void> {
         auto [ec, conn] = co_await accept_tls(acceptor, server_tls, 5s);
         if (ec)
             co_return;
@@ -133,7 +133,7 @@ TEST_CASE("TLS: after stop_reading, the lines that had arrived, then the end at 
         asio::steady_timer poll(io);
         for (int i = 0; i < 500 && conn.stream().lowest_layer().available() == 0; ++i) {
             poll.expires_after(10ms); // (until the encrypted lines are in the socket, unread)
-            co_await poll.async_wait(asio::use_awaitable);
+            co_await poll.async_wait(coline::use_task);
         }
         conn.stop_reading();
         for (;;) {
@@ -146,7 +146,7 @@ TEST_CASE("TLS: after stop_reading, the lines that had arrived, then the end at 
         conn.close();
         server_done = true;
     }, asio::detached);
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    coline::spawn(io, [&]() -> coline::task<void> {
         auto conn = co_await coline::connect_tls("localhost", port_of(acceptor), client_tls, 5s);
         co_await coline::write_line(conn, "one");
         co_await coline::read_line(conn, 5s);
@@ -170,7 +170,7 @@ TEST_CASE("TLS: a plain-text client is a handshake error, and throws in the thro
         plain.connect(acceptor.local_endpoint());
         asio::write(plain, asio::buffer(std::string_view("SOME data\n")));
         if (throwing) {
-            auto client = [&]() -> asio::awaitable<void> {
+            auto client = [&]() -> coline::task<void> {
                 co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
             };
             try {
@@ -195,12 +195,12 @@ TEST_CASE("TLS: a peer that closes without close_notify is reported as a truncat
     auto acceptor = loopback_acceptor(io);
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    coline::spawn(io, [&]() -> coline::task<void> {
         auto conn = co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
         co_await coline::write_line(conn, "Connect");
         conn.close(); // no close_notify
     }, asio::detached);
-    auto client = [&]() -> asio::awaitable<coline::error_code> {
+    auto client = [&]() -> coline::task<coline::error_code> {
         auto conn = co_await coline::connect_tls("localhost", port_of(acceptor), client_tls, 5s);
         auto greeting = co_await coline::read_line(conn, 5s);
         CHECK(greeting == "Connect");
@@ -218,7 +218,7 @@ TEST_CASE("TLS: shutdown_tls gives up at its time limit when the peer never answ
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     std::optional<coline::tls_connection> idle_client; // connected, then reads nothing
-    auto server = [&](bool throwing) -> asio::awaitable<coline::error_code> {
+    auto server = [&](bool throwing) -> coline::task<coline::error_code> {
         auto conn = co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
         if (!throwing) {
             auto [ec] = co_await coline::shutdown_tls(conn, 200ms, coline::as_tuple);
@@ -234,7 +234,7 @@ TEST_CASE("TLS: shutdown_tls gives up at its time limit when the peer never answ
     for (bool throwing : {false, true}) {
         CAPTURE(throwing);
         idle_client.reset();
-        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        coline::spawn(io, [&]() -> coline::task<void> {
             idle_client.emplace(co_await coline::connect_tls("127.0.0.1", port_of(acceptor), client_tls, 5s));
         }, asio::detached);
         const auto started = std::chrono::steady_clock::now();
@@ -249,7 +249,7 @@ TEST_CASE("STARTTLS: a plain exchange, then both sides switch to TLS on the same
     auto acceptor = loopback_acceptor(io);
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    coline::spawn(io, [&]() -> coline::task<void> {
         // coalesce_writes on. (A local, not a temporary: GCC 12 destroys some temporaries
         // of a co_await's full-expression twice.)
         const coline::connection_options options = coline::server_options{}.connection;
@@ -263,7 +263,7 @@ TEST_CASE("STARTTLS: a plain exchange, then both sides switch to TLS on the same
         co_await coline::write_line(conn, "secret {}", (co_await coline::read_line(conn, 5s)).value_or("?"));
         co_await coline::shutdown_tls(conn, 5s);
     }, asio::detached);
-    auto client = [&]() -> asio::awaitable<std::string> {
+    auto client = [&]() -> coline::task<std::string> {
         auto plain = co_await coline::connect("127.0.0.1", port_of(acceptor), 5s);
         co_await coline::write_line(plain, "STARTTLS");
         auto go = co_await coline::read_line(plain, 5s);
@@ -283,7 +283,7 @@ TEST_CASE("STARTTLS: bytes that came in clear after the request are refused, not
     auto [conn, peer] = make_tcp_pair(io);
     auto server_tls = server_context(localhost_certificate());
     asio::write(peer, asio::buffer(std::string_view("STARTTLS\nINJECTED\n")));
-    auto upgrade = [&]() -> asio::awaitable<coline::error_code> {
+    auto upgrade = [&]() -> coline::task<coline::error_code> {
         auto request = co_await coline::read_line(conn, 5s);
         CHECK(request == "STARTTLS");
         auto [ec, tls] = co_await coline::start_tls(std::move(conn), server_tls, 5s, coline::as_tuple);
@@ -301,8 +301,8 @@ TEST_CASE("start_tls as the client checks the host name too" * doctest::timeout(
     auto acceptor = loopback_acceptor(io);
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
-    asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
-    auto client = [&]() -> asio::awaitable<coline::error_code> {
+    coline::spawn(io, serve_one(acceptor, server_tls), asio::detached);
+    auto client = [&]() -> coline::task<coline::error_code> {
         auto plain = co_await coline::connect("127.0.0.1", port_of(acceptor), 5s);
         auto [ec, conn] = co_await coline::start_tls(std::move(plain), client_tls, "coline.test", 5s, coline::as_tuple);
         co_return ec;
@@ -318,9 +318,9 @@ TEST_CASE("TLS: connect_tls and start_tls spawned with temporaries, before the i
     auto server_tls = server_context(localhost_certificate());
     auto client_tls = client_context(&localhost_certificate());
     constexpr int clients = 4;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    coline::spawn(io, [&]() -> coline::task<void> {
         for (int i = 0; i < clients; ++i)
-            asio::co_spawn(io, serve_one(acceptor, server_tls), asio::detached);
+            coline::spawn(io, serve_one(acceptor, server_tls), asio::detached);
         co_return;
     }, asio::detached);
 
@@ -365,7 +365,7 @@ TEST_CASE("TLS: connect_tls and start_tls spawned with temporaries, before the i
     CHECK(failures == std::vector<std::string>{});
     REQUIRE(connected.size() == clients);
 
-    auto exchange = [&](coline::tls_connection& conn) -> asio::awaitable<std::vector<std::string>> {
+    auto exchange = [&](coline::tls_connection& conn) -> coline::task<std::vector<std::string>> {
         std::vector<std::string> seen;
         seen.emplace_back((co_await coline::read_line(conn, 5s)).value_or("<end>"));
         co_await coline::write_line(conn, "SOME {}", std::string("data in a temporary"));
@@ -383,9 +383,9 @@ TEST_CASE("TLS: connect_tls gives up with error::timeout when the server never a
     auto acceptor = loopback_acceptor(io);
     auto client_tls = client_context(&localhost_certificate());
     std::vector<tcp::socket> mute; // accepted, then neither read nor written
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    coline::spawn(io, [&]() -> coline::task<void> {
         for (int i = 0; i < 2; ++i)
-            mute.push_back(co_await acceptor.async_accept(asio::use_awaitable));
+            mute.push_back(co_await acceptor.async_accept(coline::use_task));
     }, asio::detached);
     for (bool throwing : {false, true}) {
         CAPTURE(throwing);
@@ -415,13 +415,13 @@ TEST_CASE("STARTTLS: when the lines kept back cannot be sent, start_tls fails wi
     auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection); // coalesce_writes on
     auto server_tls = server_context(localhost_certificate());
     asio::write(peer, asio::buffer(std::string_view("STARTTLS\nmore\n")));
-    auto upgrade = [&]() -> asio::awaitable<coline::error_code> {
+    auto upgrade = [&]() -> coline::task<coline::error_code> {
         auto request = co_await coline::read_line(conn, 5s);
         CHECK(request == "STARTTLS");
         co_await coline::write_line(conn, "OK go ahead"); // kept back: "more" waits
         peer.set_option(asio::socket_base::linger(true, 0));
         peer.close(); // the peer resets the connection
-        co_await conn.stream().async_wait(asio::socket_base::wait_read, asio::use_awaitable); // the reset is here
+        co_await conn.stream().async_wait(asio::socket_base::wait_read, coline::use_task); // the reset is here
         auto [ec, tls] = co_await coline::start_tls(std::move(conn), server_tls, 5s, coline::as_tuple);
         CHECK_FALSE(tls.stream().lowest_layer().is_open());
         co_return ec;
@@ -465,7 +465,7 @@ tls_pair make_tls_pair(asio::io_context& io, asio::ssl::context& server_tls, asi
 {
     auto acceptor = loopback_acceptor(io);
     std::optional<coline::tls_connection> server;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    coline::spawn(io, [&]() -> coline::task<void> {
         auto conn = co_await coline::start_tls(co_await coline::accept(acceptor), server_tls, 5s);
         co_await coline::write_line(conn, "hello");
         server.emplace(std::move(conn));
@@ -477,7 +477,7 @@ tls_pair make_tls_pair(asio::io_context& io, asio::ssl::context& server_tls, asi
 }
 
 // shutdown_tls in either style; the error it returned or threw.
-asio::awaitable<coline::error_code> shutdown_result(coline::tls_connection& conn, bool throwing)
+coline::task<coline::error_code> shutdown_result(coline::tls_connection& conn, bool throwing)
 {
     if (!throwing) {
         auto [ec] = co_await coline::shutdown_tls(conn, 5s, coline::as_tuple);
@@ -504,7 +504,7 @@ TEST_CASE("TLS: shutdown_tls is done when the peer answers close_notify, or clos
             CAPTURE(throwing);
             auto [server, client] = make_tls_pair(io, server_tls, client_tls);
             std::optional<coline::error_code> peer_ec;
-            asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            coline::spawn(io, [&]() -> coline::task<void> {
                 auto line = co_await coline::read_line(client, 5s); // our close_notify: the end
                 CHECK_FALSE(line);
                 auto [ec] = co_await coline::shutdown_tls(client, 5s, coline::as_tuple);
@@ -538,7 +538,7 @@ TEST_CASE("TLS: shutdown_tls reports a peer that reset the connection" * doctest
         auto [server, client] = make_tls_pair(io, server_tls, client_tls);
         client.stream().lowest_layer().set_option(asio::socket_base::linger(true, 0));
         client.close();
-        run(io, server.stream().lowest_layer().async_wait(asio::socket_base::wait_read, asio::use_awaitable));
+        run(io, server.stream().lowest_layer().async_wait(asio::socket_base::wait_read, coline::use_task));
         const auto ec = run(io, shutdown_result(server, throwing));
         CHECK_MESSAGE(cut_off(ec), ec.message());
     }

@@ -15,7 +15,7 @@ using namespace test;
 namespace {
 
 template <class Stream>
-asio::awaitable<void> tutorial_session(coline::basic_connection<Stream> conn)
+coline::task<void> tutorial_session(coline::basic_connection<Stream> conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
@@ -23,18 +23,18 @@ asio::awaitable<void> tutorial_session(coline::basic_connection<Stream> conn)
 }
 
 template <class Acceptor>
-asio::awaitable<void> serve_one(Acceptor& acceptor)
+coline::task<void> serve_one(Acceptor& acceptor)
 {
     co_await tutorial_session(co_await coline::accept(acceptor));
 }
 
 // The tutorial's client: greeting, "SOME data", answer, then its end and the server's.
 template <class Stream>
-asio::awaitable<std::vector<std::string>> tutorial_client(coline::basic_connection<Stream> conn)
+coline::task<std::vector<std::string>> tutorial_client(coline::basic_connection<Stream> conn)
 {
     conn.options().read_timeout = 5s;
     std::vector<std::string> seen;
-    auto next = [&]() -> asio::awaitable<void> {
+    auto next = [&]() -> coline::task<void> {
         std::optional<std::string_view> line = co_await coline::read_line(conn);
         seen.emplace_back(line.value_or("<end>"));
     };
@@ -64,9 +64,9 @@ TEST_CASE("IPv6: the tutorial's exchange over ::1" * doctest::timeout(10))
     auto acceptor = ipv6_loopback_acceptor(io);
     if (!acceptor.is_open())
         return;
-    asio::co_spawn(io, serve_one(acceptor), asio::detached);
+    coline::spawn(io, serve_one(acceptor), asio::detached);
     const std::string port = std::to_string(acceptor.local_endpoint().port());
-    auto client = [](std::string port) -> asio::awaitable<std::vector<std::string>> {
+    auto client = [](std::string port) -> coline::task<std::vector<std::string>> {
         auto conn = co_await coline::connect("::1", port, 5s);
         CHECK(conn.stream().remote_endpoint().address().is_v6());
         co_return co_await tutorial_client(std::move(conn));
@@ -80,8 +80,8 @@ TEST_CASE("Unix domain socket: the tutorial's exchange, accept and connect by pa
     asio::io_context io;
     socket_path where;
     local::acceptor acceptor(io, local::endpoint(where.path.string()));
-    asio::co_spawn(io, serve_one(acceptor), asio::detached);
-    auto client = [](local::endpoint at) -> asio::awaitable<std::vector<std::string>> {
+    coline::spawn(io, serve_one(acceptor), asio::detached);
+    auto client = [](local::endpoint at) -> coline::task<std::vector<std::string>> {
         coline::local_connection conn = co_await coline::connect(at, 5s);
         co_return co_await tutorial_client(std::move(conn));
     };
@@ -108,8 +108,8 @@ TEST_CASE("TCP endpoint: connect without a name to resolve")
 {
     asio::io_context io;
     auto acceptor = loopback_acceptor(io);
-    asio::co_spawn(io, serve_one(acceptor), asio::detached);
-    auto client = [](tcp::endpoint at) -> asio::awaitable<std::vector<std::string>> {
+    coline::spawn(io, serve_one(acceptor), asio::detached);
+    auto client = [](tcp::endpoint at) -> coline::task<std::vector<std::string>> {
         co_return co_await tutorial_client(co_await coline::connect(at, 5s));
     };
     CHECK(coline::testing::run(io, client(acceptor.local_endpoint())) == tutorial_transcript);
@@ -117,7 +117,7 @@ TEST_CASE("TCP endpoint: connect without a name to resolve")
 
 namespace {
 
-asio::awaitable<void> local_session(coline::local_connection& conn)
+coline::task<void> local_session(coline::local_connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
@@ -134,8 +134,8 @@ TEST_CASE("local_server: the tutorial's exchange over a Unix socket, then stop()
     coline::local_server server(io.get_executor(), local::endpoint(where.path.string()), local_session);
     CHECK(server.local_endpoint().path() == where.path.string());
     bool returned = false;
-    asio::co_spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
-    auto client = [](local::endpoint at) -> asio::awaitable<std::vector<std::string>> {
+    coline::spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
+    auto client = [](local::endpoint at) -> coline::task<std::vector<std::string>> {
         co_return co_await tutorial_client(co_await coline::connect(at, 5s));
     };
     for (int i = 0; i < 2; ++i)
@@ -194,7 +194,7 @@ TEST_CASE("run_server on a Unix socket: serves until its stop token; more than o
     CHECK(at);
     if (at) {
         asio::io_context io;
-        auto client = [](local::endpoint at) -> asio::awaitable<std::vector<std::string>> {
+        auto client = [](local::endpoint at) -> coline::task<std::vector<std::string>> {
             co_return co_await tutorial_client(co_await coline::connect(at, 5s));
         };
         CHECK(coline::testing::run(io, client(*at)) == tutorial_transcript);

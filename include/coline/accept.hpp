@@ -13,12 +13,12 @@ namespace coline {
 namespace detail {
 
 template <error_style Style, class Protocol, class Executor>
-asio::awaitable<result<Style, socket_connection<Protocol, Executor>>>
+task<result<Style, socket_connection<Protocol, Executor>>>
 accept_op(asio::basic_socket_acceptor<Protocol, Executor>& acceptor)
 {
     error_code ec;
     asio::basic_stream_socket<Protocol, Executor> socket(acceptor.get_executor());
-    co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    co_await acceptor.async_accept(socket, asio::redirect_error(use_task, ec));
     if (!ec)
         tune_for_lines(socket);
     co_return complete<Style>(ec, socket_connection<Protocol, Executor>(std::move(socket)), "coline::accept");
@@ -32,13 +32,13 @@ accept_op(asio::basic_socket_acceptor<Protocol, Executor>& acceptor)
 ///
 ///     asio::ip::tcp::acceptor acceptor(executor, {asio::ip::tcp::v4(), 10008});
 ///     for (;;)
-///         asio::co_spawn(executor, session(co_await coline::accept(acceptor)), asio::detached);
+///         coline::spawn(executor, session(co_await coline::accept(acceptor)), asio::detached);
 ///
 /// Errors: Asio's accept errors, `asio::error::operation_aborted` when the
 /// acceptor is closed, `asio::error::no_descriptors` (EMFILE) and so on. With
 /// `coline::as_tuple`, the connection holds a closed socket on error.
 template <stream_protocol Protocol, class Executor, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, socket_connection<Protocol, Executor>>>
+task<result<Style, socket_connection<Protocol, Executor>>>
 accept(asio::basic_socket_acceptor<Protocol, Executor>& acceptor, Style = Style{})
 {
     return detail::accept_op<Style>(acceptor);

@@ -45,7 +45,7 @@ private:
 namespace detail {
 
 template <error_style Style>
-asio::awaitable<result<Style, connection>> connect_op(std::string host, port service, duration timeout)
+task<result<Style, connection>> connect_op(std::string host, port service, duration timeout)
 {
     const auto executor = co_await asio::this_coro::executor;
     connection conn{asio::ip::tcp::socket(executor)};
@@ -54,18 +54,18 @@ asio::awaitable<result<Style, connection>> connect_op(std::string host, port ser
         ec = error_code(std::make_error_code(std::errc::invalid_argument));
 
     deadline<asio::any_io_executor> deadline(executor);
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    detail::chain_cancellation parent = co_await detail::this_chain;
     deadline.start(timeout);
     asio::ip::tcp::resolver resolver(executor);
     asio::ip::tcp::resolver::results_type endpoints;
     if (!ec)
         endpoints = co_await resolver.async_resolve(
             host, service.service(),
-            asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
+            detail::use_task_bound{&ec, deadline.slot(parent.slot())});
     if (!ec && !deadline.expired())
         co_await asio::async_connect(
             conn.stream(), endpoints,
-            asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
+            detail::use_task_bound{&ec, deadline.slot(parent.slot())});
     if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
         ec = error::timeout;
     if (ec)
@@ -76,7 +76,7 @@ asio::awaitable<result<Style, connection>> connect_op(std::string host, port ser
 }
 
 template <error_style Style, stream_endpoint Endpoint>
-asio::awaitable<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>>
+task<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>>
 connect_endpoint_op(Endpoint endpoint, duration timeout)
 {
     using protocol = typename Endpoint::protocol_type;
@@ -108,14 +108,14 @@ connect_endpoint_op(Endpoint endpoint, duration timeout)
 /// `asio::error::host_not_found`, ...). With `coline::as_tuple`, the
 /// connection holds a closed socket on error.
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, connection>> connect(std::string host, port service, Style = Style{})
+task<result<Style, connection>> connect(std::string host, port service, Style = Style{})
 {
     return detail::connect_op<Style>(std::move(host), std::move(service), no_timeout);
 }
 
 /// `connect` to a host within `timeout`.
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, connection>> connect(std::string host, port service, duration timeout,
+task<result<Style, connection>> connect(std::string host, port service, duration timeout,
                                                    Style = Style{})
 {
     return detail::connect_op<Style>(std::move(host), std::move(service), timeout);
@@ -132,7 +132,7 @@ asio::awaitable<result<Style, connection>> connect(std::string host, port servic
 /// for a Unix socket path that does not exist, ENOENT in Asio's system
 /// category: "No such file or directory"; ...).
 template <stream_endpoint Endpoint, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>> connect(Endpoint endpoint,
+task<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>> connect(Endpoint endpoint,
                                                                                            Style = Style{})
 {
     return detail::connect_endpoint_op<Style>(std::move(endpoint), no_timeout);
@@ -140,7 +140,7 @@ asio::awaitable<result<Style, basic_connection<typename Endpoint::protocol_type:
 
 /// `connect` to an endpoint within `timeout`.
 template <stream_endpoint Endpoint, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>>
+task<result<Style, basic_connection<typename Endpoint::protocol_type::socket>>>
 connect(Endpoint endpoint, duration timeout, Style = Style{})
 {
     return detail::connect_endpoint_op<Style>(std::move(endpoint), timeout);

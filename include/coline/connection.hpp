@@ -6,7 +6,9 @@
 #include <coline/detail/deadline.hpp>
 #include <coline/detail/line_buffer.hpp>
 #include <coline/detail/turn_end.hpp>
+#include <coline/task.hpp>
 #include <coline/timeout.hpp>
+#include <coline/use_task.hpp>
 
 #include <array>
 #include <cerrno>
@@ -514,14 +516,11 @@ struct connection_access {
         c.writing_ = true;
         std::swap(c.output_, c.sending_);
         c.write_deadline_.start(timeout);
-        auto token = asio::bind_cancellation_slot(c.write_deadline_.slot(parent),
-                                                  asio::redirect_error(asio::use_awaitable, ec));
+        auto token = use_task_bound{&ec, c.write_deadline_.slot(parent)};
         // All of it in each call, not Asio's default of 64 KiB: a large reply in as few system calls as the kernel allows.
         auto everything = [](const error_code& error, std::size_t) -> std::size_t {
             return error ? 0 : std::numeric_limits<std::size_t>::max();
         };
-        if (tail.empty())
-            return asio::async_write(c.stream_, asio::buffer(c.sending_), everything, token);
         const std::array<asio::const_buffer, 2> buffers{asio::buffer(c.sending_), asio::buffer(tail)};
         return asio::async_write(c.stream_, buffers, everything, token);
     }

@@ -1,6 +1,5 @@
 // read_exactly and read_some: byte-counted payloads after a line (memcached
-// data blocks, RESP bulk strings, HTTP bodies), taken as they are;
-// try_read_exactly: those already buffered, without awaiting.
+// data blocks, RESP bulk strings, HTTP bodies), taken as they are.
 #pragma once
 
 #include <coline/connection.hpp>
@@ -51,20 +50,17 @@ struct some_reader {
     void end(value_type&, error_code finished, error_code& ec) { ec = finished; }
 };
 
-// read_exactly into the caller's buffer: what is buffered first, then
-// straight from the stream, with no copy through the input buffer.
+// read_exactly into the caller's buffer, once what was buffered is copied
+// (`filled` bytes): the rest straight from the stream, with no copy through
+// the input buffer.
 template <error_style Style, class Stream>
-asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream>& conn, std::span<char> into,
-                                                         duration timeout)
+task<result<Style, std::size_t>> read_into_rest(basic_connection<Stream>& conn, std::span<char> into,
+                                                duration timeout, std::size_t filled)
 {
     using access = connection_access;
     auto& input = access::input(conn);
-    const std::string_view buffered = input.take_some(into.size());
-    if (!buffered.empty())
-        std::memcpy(into.data(), buffered.data(), buffered.size());
-    std::size_t filled = buffered.size();
     error_code ec;
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    chain_cancellation parent = co_await this_chain;
     if (filled < into.size()) {
         if (send_kept_now(conn, ec))
             co_await send_kept(conn, parent, ec);
@@ -80,8 +76,7 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
                 break;
             }
             const std::size_t rest = into.size() - filled;
-            auto token = asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                      asio::redirect_error(asio::use_awaitable, ec));
+            auto token = detail::use_task_bound{&ec, deadline.slot(parent.slot())};
             if (rest < line_buffer::min_capacity) {
                 // A short rest goes through the input buffer: the receive that
                 // brings it also brings what follows (the next request), instead
@@ -114,6 +109,35 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
     co_return complete<Style>(ec, filled, "coline::read_exactly");
 }
 
+// What is buffered is copied first: when that is all of it, nothing waits.
+template <error_style Style, class Stream>
+struct read_into_operation {
+    using result_type = result<Style, std::size_t>;
+
+    basic_connection<Stream>& conn;
+    std::span<char> into;
+    duration timeout;
+    std::size_t filled = 0;
+
+    bool ready()
+    {
+        const std::string_view buffered = connection_access::input(conn).take_some(into.size());
+        if (!buffered.empty())
+            std::memcpy(into.data(), buffered.data(), buffered.size());
+        filled = buffered.size();
+        return filled == into.size();
+    }
+    result_type ready_result() { return complete<Style>({}, filled, "coline::read_exactly"); }
+    task<result_type> rest() { return read_into_rest<Style>(conn, into, timeout, filled); }
+};
+
+template <error_style Style, class Stream>
+operation<read_into_operation<Style, Stream>> read_into_op(basic_connection<Stream>& conn, std::span<char> into,
+                                                 duration timeout)
+{
+    return operation<read_into_operation<Style, Stream>>{read_into_operation<Style, Stream>{conn, into, timeout}};
+}
+
 } // namespace detail
 
 /// Awaits exactly `n` bytes, as they are, whatever they contain ("\n" and
@@ -139,7 +163,7 @@ asio::awaitable<result<Style, std::size_t>> read_into_op(basic_connection<Stream
 /// - `error::timeout`: the bytes did not all arrive in time; those that did stay buffered.
 /// - Asio's errors from the stream, as for `read_line`.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::string_view>> read_exactly(basic_connection<Stream>& conn, std::size_t n,
+auto read_exactly(basic_connection<Stream>& conn, std::size_t n,
                                                               Style = Style{})
 {
     return detail::receive_op<Style>(conn, conn.options().read_timeout,
@@ -148,23 +172,11 @@ asio::awaitable<result<Style, std::string_view>> read_exactly(basic_connection<S
 
 /// `read_exactly` with a time limit of its own for this call.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::string_view>> read_exactly(basic_connection<Stream>& conn, std::size_t n,
+auto read_exactly(basic_connection<Stream>& conn, std::size_t n,
                                                               duration timeout, Style = Style{})
 {
     return detail::receive_op<Style>(conn, timeout, detail::exact_reader{n, conn.options().max_block_size},
                                      "coline::read_exactly");
-}
-
-/// The next `n` bytes if they have arrived already, without awaiting (the
-/// fast path, as `try_read_line`). Returns an empty optional when fewer are
-/// buffered or `n` is over `max_block_size`; `read_exactly` then waits or
-/// reports the error. Lifetime as for `read_exactly`.
-template <class Stream>
-std::optional<std::string_view> try_read_exactly(basic_connection<Stream>& conn, std::size_t n)
-{
-    if (n > conn.options().max_block_size)
-        return std::nullopt;
-    return detail::connection_access::input(conn).take(n);
 }
 
 /// Awaits exactly `into.size()` bytes, as they are, into the caller's buffer:
@@ -180,7 +192,7 @@ std::optional<std::string_view> try_read_exactly(basic_connection<Stream>& conn,
 /// for `read_exactly(conn, n)`; errors as there, less `error::block_too_large`.
 /// After `conn.stop_reading()`, a block that has begun is awaited.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::size_t>> read_exactly(basic_connection<Stream>& conn, std::span<char> into,
+auto read_exactly(basic_connection<Stream>& conn, std::span<char> into,
                                                          Style = Style{})
 {
     return detail::read_into_op<Style>(conn, into, conn.options().read_timeout);
@@ -188,7 +200,7 @@ asio::awaitable<result<Style, std::size_t>> read_exactly(basic_connection<Stream
 
 /// `read_exactly` into the caller's buffer with a time limit of its own for this call.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::size_t>> read_exactly(basic_connection<Stream>& conn, std::span<char> into,
+auto read_exactly(basic_connection<Stream>& conn, std::span<char> into,
                                                          duration timeout, Style = Style{})
 {
     return detail::read_into_op<Style>(conn, into, timeout);
@@ -210,7 +222,7 @@ asio::awaitable<result<Style, std::size_t>> read_exactly(basic_connection<Stream
 /// Lifetime and time limit as for `read_exactly`; errors as for
 /// `read_line`, less the line's own.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::string_view>> read_some(basic_connection<Stream>& conn, std::size_t most,
+auto read_some(basic_connection<Stream>& conn, std::size_t most,
                                                            Style = Style{})
 {
     return detail::receive_op<Style>(conn, conn.options().read_timeout, detail::some_reader{most},
@@ -219,7 +231,7 @@ asio::awaitable<result<Style, std::string_view>> read_some(basic_connection<Stre
 
 /// `read_some` with a time limit of its own for this call.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::string_view>> read_some(basic_connection<Stream>& conn, std::size_t most,
+auto read_some(basic_connection<Stream>& conn, std::size_t most,
                                                            duration timeout, Style = Style{})
 {
     return detail::receive_op<Style>(conn, timeout, detail::some_reader{most}, "coline::read_some");

@@ -1,5 +1,5 @@
-// read_line: the next line from a connection (try_read_line: one already
-// buffered, without awaiting); read_line_part: a line of any length, in pieces.
+// read_line: the next line from a connection; read_line_part: a line of any
+// length, in pieces.
 #pragma once
 
 #include <coline/connection.hpp>
@@ -86,8 +86,7 @@ struct line_part_reader {
 /// (in the socket too; the last of them once it is complete), then the end
 /// of the stream.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_connection<Stream>& conn,
-                                                                            Style = Style{})
+auto read_line(basic_connection<Stream>& conn, Style = Style{})
 {
     return detail::receive_op<Style>(conn, conn.options().read_timeout,
                                      detail::line_reader{conn.options().max_line_length}, "coline::read_line");
@@ -97,29 +96,10 @@ asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_
 ///
 ///     auto [ec, line] = co_await coline::read_line(conn, std::chrono::seconds{5}, coline::as_tuple);
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::optional<std::string_view>>> read_line(basic_connection<Stream>& conn,
-                                                                            duration timeout, Style = Style{})
+auto read_line(basic_connection<Stream>& conn, duration timeout, Style = Style{})
 {
     return detail::receive_op<Style>(conn, timeout, detail::line_reader{conn.options().max_line_length},
                                      "coline::read_line");
-}
-
-/// The next line if it has arrived whole already, without awaiting: the
-/// fast path for a server that works through pipelined requests, where
-/// most lines are in the buffer and a `co_await` per line is most of the
-/// cost. Returns an empty optional when no whole line is buffered, or when
-/// the next one breaks `max_line_length`; `read_line` then waits for it or
-/// reports the error. Lifetime as for `read_line`.
-///
-///     auto line = coline::try_read_line(conn);
-///     if (!line)
-///         line = co_await coline::read_line(conn);
-template <class Stream>
-std::optional<std::string_view> try_read_line(basic_connection<Stream>& conn)
-{
-    if (detail::connection_access::past_stop_point(conn))
-        return std::nullopt; // read_line reports the end
-    return detail::connection_access::input(conn).next_line_if_whole(conn.options().max_line_length);
 }
 
 /// Awaits the next piece of a line of any length, for lines that are too long
@@ -142,8 +122,7 @@ std::optional<std::string_view> try_read_line(basic_connection<Stream>& conn)
 /// as for `read_line`, except `error::line_too_long`; `error::partial_line`
 /// when the stream ends inside a line.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::optional<line_part>>> read_line_part(basic_connection<Stream>& conn,
-                                                                         Style = Style{})
+auto read_line_part(basic_connection<Stream>& conn, Style = Style{})
 {
     return detail::receive_op<Style>(conn, conn.options().read_timeout, detail::line_part_reader{},
                                      "coline::read_line_part");
@@ -151,8 +130,7 @@ asio::awaitable<result<Style, std::optional<line_part>>> read_line_part(basic_co
 
 /// `read_line_part` with a time limit of its own for this call.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, std::optional<line_part>>> read_line_part(basic_connection<Stream>& conn,
-                                                                         duration timeout, Style = Style{})
+auto read_line_part(basic_connection<Stream>& conn, duration timeout, Style = Style{})
 {
     return detail::receive_op<Style>(conn, timeout, detail::line_part_reader{}, "coline::read_line_part");
 }

@@ -115,7 +115,7 @@ int run_server(const Endpoint& endpoint, session_handler<typename Transport::con
     };
     std::atomic<std::size_t> running = count;
     for (std::size_t i = 0; i < count; ++i)
-        asio::co_spawn(*contexts[i], servers[i]->run(), [&](std::exception_ptr error) {
+        coline::spawn(*contexts[i], servers[i]->run(), [&](std::exception_ptr error) {
             if (error)
                 fail(error);
             if (--running == 0) // nothing is left to stop: let the first context run out of work

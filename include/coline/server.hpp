@@ -30,10 +30,10 @@ namespace coline {
 
 /// What a server runs for each client: read and write lines on the
 /// connection, return when done. A function that returns a `coline::task<void>`
-/// fits as well as one that returns an `asio::awaitable<void>`. The server closes the connection after it
+/// fits as well as one that returns an `task<void>`. The server closes the connection after it
 /// returns; the handler must not leave operations running on it.
 template <class Connection = connection>
-using session_handler = std::function<asio::awaitable<void>(Connection&)>;
+using session_handler = std::function<task<void>(Connection&)>;
 
 /// The limits and hooks of a server. Every field has a default that is safe
 /// to face the Internet with; docs/limits.md says how to choose them.
@@ -124,7 +124,7 @@ inline void return_memory(std::size_t sessions, std::size_t& most_sessions)
 /// to run it from `main`, on as many threads as you like.
 ///
 ///     coline::server server(io.get_executor(), {asio::ip::make_address("127.0.0.1"), 10008}, session);
-///     asio::co_spawn(io, server.run(), asio::detached);
+///     coline::spawn(io, server.run(), asio::detached);
 ///     // ... later, from any thread: server.stop();
 template <transport Transport>
 class basic_server {
@@ -179,7 +179,7 @@ public:
     /// Accepts clients and runs the handler for each until `stop()`; then
     /// waits for the handlers (closing what remains after the grace period)
     /// and returns.
-    asio::awaitable<void> run()
+    task<void> run()
     {
         co_await accept_clients();
         const auto force_at = detail::time_after(options_.grace_period);
@@ -191,7 +191,7 @@ public:
             }
             wake_.expires_at(forced ? std::chrono::steady_clock::time_point::max() : force_at);
             error_code ec;
-            co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            co_await wake_.async_wait(asio::redirect_error(use_task, ec));
             if (!ec && !forced) {
                 forced = true;
                 close_sessions();
@@ -264,14 +264,14 @@ private:
 #endif
     }
 
-    asio::awaitable<void> accept_clients()
+    task<void> accept_clients()
     {
         using namespace std::chrono_literals;
         duration pause = 0ms;
         while (!stopping_) {
             error_code ec;
             socket_type socket(executor_);
-            co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+            co_await acceptor_.async_accept(socket, asio::redirect_error(use_task, ec));
             if (stopping_)
                 break;
             if (ec) {
@@ -284,7 +284,7 @@ private:
                 // never finish theirs cannot lock the others out.
                 pause = out_of_descriptors(ec) && drop_oldest_opening() ? 5ms : std::clamp<duration>(pause * 2, 5ms, 1s);
                 backoff_.expires_after(pause);
-                co_await backoff_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                co_await backoff_.async_wait(asio::redirect_error(use_task, ec));
                 continue;
             }
             pause = 0ms;
@@ -295,14 +295,14 @@ private:
             }
             auto it = sessions_.emplace(sessions_.end());
             most_sessions_ = std::max(most_sessions_, sessions_.size());
-            asio::co_spawn(executor_, run_session(*it, std::move(socket)),
+            coline::spawn(executor_, run_session(*it, std::move(socket)),
                            asio::bind_cancellation_slot(it->cancel.slot(), [this, it](std::exception_ptr error) {
                                end_session(it, error);
                            }));
         }
     }
 
-    asio::awaitable<void> refuse(socket_type socket)
+    task<void> refuse(socket_type socket)
     {
         using namespace std::chrono_literals;
         error_code ignored;
@@ -321,7 +321,7 @@ private:
         socket.close(ignored);
     }
 
-    asio::awaitable<void> run_session(session& s, socket_type socket)
+    task<void> run_session(session& s, socket_type socket)
     {
         const error_code open_error = co_await open(s, std::move(socket));
         if (open_error == asio::error::operation_aborted && stopping_)
@@ -343,7 +343,7 @@ private:
 
     // The connection goes straight to the session's slot: the frame of
     // run_session, which lasts as long as the client, holds no copy of it.
-    asio::awaitable<error_code> open(session& s, socket_type socket)
+    task<error_code> open(session& s, socket_type socket)
     {
         auto [open_error, conn] = co_await transport_.open(std::move(socket), options_.connection);
         if (!open_error)

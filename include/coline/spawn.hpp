@@ -78,7 +78,11 @@ public:
 
         struct forward_cancellation {
             task_context* chain;
-            void operator()(asio::cancellation_type type) const { chain->cancel.emit(type); }
+            void operator()(asio::cancellation_type type) const
+            {
+                chain->cancelled = chain->cancelled | type;
+                chain->cancel.emit(type);
+            }
         };
         void forget_slot() noexcept
         {
@@ -245,6 +249,72 @@ template <class Context, class T, class Token = asio::default_completion_token_t
 auto spawn(Context& context, task<T> work, Token&& token = Token{})
 {
     return coline::spawn(context.get_executor(), std::move(work), std::forward<Token>(token));
+}
+
+namespace detail {
+
+template <class T>
+inline constexpr bool is_task = false;
+template <class T>
+inline constexpr bool is_task<task<T>> = true;
+
+// The function lives in this coroutine's frame while the task it made runs,
+// so a lambda's captures outlive its coroutine (as with asio::co_spawn).
+template <class Function>
+std::invoke_result_t<Function&> call_and_await(Function function)
+{
+    co_return co_await function();
+}
+
+template <class T, class Operation>
+task<T> await_in_task(Operation operation)
+{
+    if constexpr (std::is_void_v<T>)
+        co_await std::move(operation);
+    else
+        co_return co_await std::move(operation);
+}
+
+// What spawn takes besides a task: a function that returns one, or one of
+// coline's operations (`spawn(io, coline::write_line(conn, "Connect"), ...)`).
+template <class Work>
+concept task_function = std::is_invocable_v<Work&> && is_task<std::invoke_result_t<Work&>>;
+template <class Work>
+concept coline_operation = requires { typename Work::result_type; } && !is_task<Work>;
+
+template <class Work>
+auto as_task(Work work)
+{
+    if constexpr (task_function<Work>)
+        return call_and_await(std::move(work));
+    else
+        return await_in_task<typename Work::result_type>(std::move(work));
+}
+
+} // namespace detail
+
+/// `spawn` for a function that returns a task, kept alive until the task is
+/// done (a lambda's captures stay valid for its coroutine, as with
+/// `asio::co_spawn`), or for one of coline's operations:
+///
+///     coline::spawn(io, [&conn]() -> coline::task<void> { co_await coline::flush(conn); }, asio::detached);
+///     coline::spawn(io, coline::write_line(conn, "Connect"), asio::detached);
+template <class Executor, class Work, class Token = asio::default_completion_token_t<Executor>>
+    requires(asio::execution::executor<Executor> || asio::is_executor<Executor>::value)
+            && (detail::task_function<std::decay_t<Work>> || detail::coline_operation<std::decay_t<Work>>)
+auto spawn(const Executor& executor, Work&& work, Token&& token = Token{})
+{
+    return coline::spawn(executor, detail::as_task(std::decay_t<Work>(std::forward<Work>(work))),
+                         std::forward<Token>(token));
+}
+
+/// `spawn` of a function that returns a task, or of an operation, on an execution context's executor.
+template <class Context, class Work, class Token = asio::default_completion_token_t<typename Context::executor_type>>
+    requires std::convertible_to<Context&, asio::execution_context&>
+             && (detail::task_function<std::decay_t<Work>> || detail::coline_operation<std::decay_t<Work>>)
+auto spawn(Context& context, Work&& work, Token&& token = Token{})
+{
+    return coline::spawn(context.get_executor(), std::forward<Work>(work), std::forward<Token>(token));
 }
 
 namespace detail {

@@ -67,6 +67,13 @@ public:
         return std::forward<Awaitable>(awaitable);
     }
     executor_awaiter await_transform(asio::this_coro::executor_t) noexcept { return {context_->executor}; }
+    struct chain_awaiter {
+        task_context* context;
+        bool await_ready() const noexcept { return true; }
+        void await_suspend(std::coroutine_handle<>) const noexcept {}
+        chain_cancellation await_resume() const noexcept { return {context}; }
+    };
+    chain_awaiter await_transform(this_chain_t) noexcept { return {context_}; }
     // An asio::awaitable (the operations still return one while they move
     // onto tasks): run by co_spawn on the chain's executor and awaited
     // through use_task, so its exceptions, and cancellation of the chain,

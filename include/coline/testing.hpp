@@ -49,34 +49,48 @@ struct task_state {
 };
 
 template <class T>
-asio::awaitable<void> store_result(asio::awaitable<T> task, std::shared_ptr<task_state<T>> state)
+task<void> store_result(task<T> work, std::shared_ptr<task_state<T>> state)
 {
     if constexpr (std::is_void_v<T>) {
-        co_await std::move(task);
+        co_await std::move(work);
         state->result.emplace(true);
     } else {
-        state->result.emplace(co_await std::move(task));
+        state->result.emplace(co_await std::move(work));
     }
 }
 
+// What co_await of `Awaitable` gives in a task: a coline operation's
+// result_type, or an asio::awaitable's value.
+template <class Awaitable>
+struct await_result {};
+template <class Awaitable>
+    requires requires { typename Awaitable::result_type; }
+struct await_result<Awaitable> {
+    using type = typename Awaitable::result_type;
+};
+template <class T, class Executor>
+struct await_result<asio::awaitable<T, Executor>> {
+    using type = T;
+};
+
 } // namespace detail
 
-/// Runs `task` on `io` until it finishes; returns what it returns and
+/// Runs `work` on `io` until it finishes; returns what it returns and
 /// rethrows what it throws. A task still running after `limit` is cancelled,
-/// and `run` throws `step_timed_out`: a test that would hang fails instead. Other work on `io` (a server, a handler) runs
-/// meanwhile.
+/// and `run` throws `step_timed_out`: a test that would hang fails instead.
+/// Other work on `io` (a server, a handler) runs meanwhile.
 ///
 ///     asio::io_context io;
-///     auto conn = coline::testing::run(io, coline::connect("127.0.0.1", port));
+///     CHECK(coline::testing::run(io, greet(conn)) == "Connect");
 template <class T>
-T run(asio::io_context& io, asio::awaitable<T> task, duration limit = default_limit)
+T run(asio::io_context& io, task<T> work, duration limit = default_limit)
 {
     auto state = std::make_shared<detail::task_state<T>>();
-    asio::co_spawn(io, detail::store_result(std::move(task), state),
-                   asio::bind_cancellation_slot(state->cancel.slot(), [state](std::exception_ptr e) {
-                       state->error = e;
-                       state->done = true;
-                   }));
+    coline::spawn(io, detail::store_result(std::move(work), state),
+                  asio::bind_cancellation_slot(state->cancel.slot(), [state](std::exception_ptr e) {
+                      state->error = e;
+                      state->done = true;
+                  }));
 
     const auto give_up = coline::detail::time_after(limit);
     io.restart();
@@ -99,13 +113,16 @@ T run(asio::io_context& io, asio::awaitable<T> task, duration limit = default_li
         return std::move(*state->result);
 }
 
-/// `run` for a `coline::task`: the same limit, results and exceptions.
+/// `run` for one operation (or an `asio::awaitable`), awaited in a task of its own:
 ///
-///     CHECK(coline::testing::run(io, greet(conn)) == "Connect");
-template <class T>
-T run(asio::io_context& io, task<T> work, duration limit = default_limit)
+///     auto conn = coline::testing::run(io, coline::connect("127.0.0.1", port));
+///     CHECK(coline::testing::run(io, coline::read_line(conn)) == "Connect");
+template <class Awaitable>
+typename detail::await_result<Awaitable>::type run(asio::io_context& io, Awaitable awaitable,
+                                                   duration limit = default_limit)
 {
-    return run(io, coline::spawn(io, std::move(work), asio::use_awaitable), limit);
+    using T = typename detail::await_result<Awaitable>::type;
+    return run(io, coline::detail::await_in_task<T>(std::move(awaitable)), limit);
 }
 
 /// Two connected ends of a TCP connection over loopback (the kernel picks
@@ -145,7 +162,7 @@ public:
           pair_(std::make_unique<connection_pair>(make_connection_pair(io_, options))),
           limit_(limit)
     {
-        asio::co_spawn(io_, run_handler(), asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e) {
+        coline::spawn(io_, run_handler(), asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e) {
                            error_ = e;
                            finished_ = true;
                        }));
@@ -194,7 +211,10 @@ public:
     /// Sends bytes as they are: part of a line, several lines, anything.
     void write(std::string_view bytes)
     {
-        run(io_, asio::async_write(pair_->client.stream(), asio::buffer(bytes), asio::use_awaitable), limit_);
+        auto send = [](connection& client, std::string_view bytes) -> task<void> {
+            co_await asio::async_write(client.stream(), asio::buffer(bytes), use_task);
+        };
+        run(io_, send(pair_->client, bytes), limit_);
     }
 
     /// Ends the client's side of the stream: the handler's `read_line` returns the end.
@@ -232,7 +252,7 @@ private:
         }
     }
 
-    asio::awaitable<void> run_handler()
+    task<void> run_handler()
     {
         std::exception_ptr error;
         try {

@@ -76,7 +76,7 @@ inline std::string name_to_verify(std::string_view host)
 // Either side of the handshake on a connection that was plain until now. A
 // client names the host the server's certificate must name.
 template <error_style Style>
-asio::awaitable<result<Style, tls_connection>> start_tls_op(connection plain, asio::ssl::context& context,
+task<result<Style, tls_connection>> start_tls_op(connection plain, asio::ssl::context& context,
                                                             std::optional<std::string> host, duration timeout)
 {
     const auto due = time_after(timeout);
@@ -110,7 +110,7 @@ asio::awaitable<result<Style, tls_connection>> start_tls_op(connection plain, as
 }
 
 template <error_style Style>
-asio::awaitable<result<Style, tls_connection>> connect_tls_op(std::string host, port service,
+task<result<Style, tls_connection>> connect_tls_op(std::string host, port service,
                                                               asio::ssl::context& context, duration timeout)
 {
     const auto due = time_after(timeout);
@@ -124,7 +124,7 @@ asio::awaitable<result<Style, tls_connection>> connect_tls_op(std::string host, 
 }
 
 template <error_style Style>
-asio::awaitable<result<Style, void>> shutdown_tls_op(tls_connection& conn, duration timeout)
+task<result<Style, void>> shutdown_tls_op(tls_connection& conn, duration timeout)
 {
     const auto due = time_after(timeout);
     auto [ec] = co_await flush(conn, timeout, as_tuple);
@@ -138,7 +138,7 @@ asio::awaitable<result<Style, void>> shutdown_tls_op(tls_connection& conn, durat
 // Over TLS, a session ends with close_notify; the peer has `linger` to answer it.
 template <class Stream>
 struct lingering_close<asio::ssl::stream<Stream>> {
-    static asio::awaitable<void> run(basic_connection<asio::ssl::stream<Stream>>& conn, duration linger)
+    static task<void> run(basic_connection<asio::ssl::stream<Stream>>& conn, duration linger)
     {
         co_await shutdown_tls_op<as_tuple_t>(conn, linger);
     }
@@ -167,7 +167,7 @@ struct lingering_close<asio::ssl::stream<Stream>> {
 /// not speak TLS, "certificate verify failed", ...). With `coline::as_tuple`
 /// the connection holds a closed socket on error.
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
+task<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
                                                          Style = Style{})
 {
     return detail::start_tls_op<Style>(std::move(plain), context, std::nullopt, no_timeout);
@@ -175,7 +175,7 @@ asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio:
 
 /// `start_tls` as the server within `timeout`.
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
+task<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
                                                          duration timeout, Style = Style{})
 {
     return detail::start_tls_op<Style>(std::move(plain), context, std::nullopt, timeout);
@@ -184,7 +184,7 @@ asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio:
 /// `start_tls` as the client: the server's certificate must be valid for
 /// `context` and name `host`, as with `connect_tls`.
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
+task<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
                                                          std::string host, Style = Style{})
 {
     return detail::start_tls_op<Style>(std::move(plain), context, std::move(host), no_timeout);
@@ -192,7 +192,7 @@ asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio:
 
 /// `start_tls` as the client within `timeout`.
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
+task<result<Style, tls_connection>> start_tls(connection plain, asio::ssl::context& context,
                                                          std::string host, duration timeout, Style = Style{})
 {
     return detail::start_tls_op<Style>(std::move(plain), context, std::move(host), timeout);
@@ -215,7 +215,7 @@ asio::awaitable<result<Style, tls_connection>> start_tls(connection plain, asio:
 /// failed" (category `asio.ssl`) for a certificate that is not trusted or
 /// does not name `host`.
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, tls_connection>> connect_tls(std::string host, port service,
+task<result<Style, tls_connection>> connect_tls(std::string host, port service,
                                                            asio::ssl::context& context, Style = Style{})
 {
     return detail::connect_tls_op<Style>(std::move(host), std::move(service), context, no_timeout);
@@ -223,7 +223,7 @@ asio::awaitable<result<Style, tls_connection>> connect_tls(std::string host, por
 
 /// `connect_tls` within `timeout`.
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, tls_connection>> connect_tls(std::string host, port service,
+task<result<Style, tls_connection>> connect_tls(std::string host, port service,
                                                            asio::ssl::context& context, duration timeout,
                                                            Style = Style{})
 {
@@ -242,7 +242,7 @@ asio::awaitable<result<Style, tls_connection>> connect_tls(std::string host, por
 /// time, or another error of the flush or of the socket
 /// (`asio::error::connection_reset`, ...).
 template <error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, void>> shutdown_tls(tls_connection& conn, duration timeout, Style = Style{})
+task<result<Style, void>> shutdown_tls(tls_connection& conn, duration timeout, Style = Style{})
 {
     return detail::shutdown_tls_op<Style>(conn, timeout);
 }
@@ -276,7 +276,7 @@ struct tls_transport {
     explicit tls_transport(asio::ssl::context& tls_context) : context(&tls_context) {}
 
     /// Awaits the server's side of the handshake.
-    asio::awaitable<std::tuple<error_code, tls_connection>> open(asio::ip::tcp::socket socket,
+    task<std::tuple<error_code, tls_connection>> open(asio::ip::tcp::socket socket,
                                                                      connection_options options)
     {
         if (handshakes_->fetch_add(1) >= max_handshakes) {

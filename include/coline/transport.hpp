@@ -30,7 +30,7 @@ concept transport = stream_protocol<typename T::protocol_type> && requires(
     typename T::connection_type;
     {
         transport.open(std::move(socket), options)
-    } -> std::same_as<asio::awaitable<std::tuple<error_code, typename T::connection_type>>>;
+    } -> std::same_as<task<std::tuple<error_code, typename T::connection_type>>>;
     { T::sends_refusal_line } -> std::convertible_to<bool>;
 };
 
@@ -46,7 +46,7 @@ struct plain_transport {
     static constexpr bool sends_refusal_line = true;
 
     /// Makes the connection; never suspends.
-    asio::awaitable<std::tuple<error_code, connection_type>> open(typename Protocol::socket socket,
+    task<std::tuple<error_code, connection_type>> open(typename Protocol::socket socket,
                                                                        connection_options options)
     {
         detail::tune_for_lines(socket);

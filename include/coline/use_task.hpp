@@ -40,6 +40,15 @@ inline constexpr use_task_t use_task{};
 
 namespace detail {
 
+// use_task as coline's own operations use it: the error code lands in `*ec`
+// instead of being thrown, and the operation is bound to `slot` (its time
+// limit's) instead of the chain's. (On Asio 1.22, redirect_error and
+// bind_cancellation_slot need a token whose awaiter has one fixed type.)
+struct use_task_bound {
+    error_code* ec;
+    asio::cancellation_slot slot;
+};
+
 template <class T>
 using plain = std::remove_cvref_t<T>;
 
@@ -57,14 +66,33 @@ struct op_outcome<First, Rest...> {
     static constexpr bool error_first = true;
 };
 
+template <class Values>
+struct one_or_tuple {
+    using type = Values;
+};
+template <>
+struct one_or_tuple<std::tuple<>> {
+    using type = void;
+};
+template <class Value>
+struct one_or_tuple<std::tuple<Value>> {
+    using type = Value;
+};
+
 template <class Initiation, class InitArgs, class... Args>
 class asio_op_awaiter {
 public:
+    // `redirect`: where the error code goes instead of being thrown
+    // (`asio::redirect_error(coline::use_task, ec)`).
     template <class I>
-    asio_op_awaiter(I&& initiation, InitArgs args)
-        : initiation_(std::forward<I>(initiation)), args_(std::move(args))
+    asio_op_awaiter(I&& initiation, InitArgs args, error_code* redirect = nullptr, asio::cancellation_slot slot = {})
+        : initiation_(std::forward<I>(initiation)), args_(std::move(args)), redirect_(redirect), slot_(slot)
     {
     }
+
+    using values = typename op_outcome<Args...>::values;
+    /// What the co_await gives: nothing, the one value, or a tuple of them.
+    using result_type = typename one_or_tuple<values>::type;
 
     bool await_ready() const noexcept { return false; }
 
@@ -72,15 +100,24 @@ public:
     void await_suspend(std::coroutine_handle<Promise> awaiting)
     {
         task_context& context = *awaiting.promise().context_;
-        context.initiating = true;
-        struct clear_flag {
-            task_context& context;
-            ~clear_flag() { context.initiating = false; }
-        } clear{context};
-        // Nothing touches `this` after the initiation: on a multi-threaded
-        // executor the operation may complete, and the task resume, at once.
-        std::apply([&](auto&... args) { std::move(initiation_)(handler{this, awaiting, &context}, std::move(args)...); },
-                   args_);
+        task_context* const outer = std::exchange(initiating_chain, &context);
+        initiation_dropped_handler = false;
+        try {
+            std::apply([&](auto&... args) { std::move(initiation_)(handler{this, awaiting, &context}, std::move(args)...); },
+                       args_);
+        } catch (...) {
+            // The exception reaches the awaiting coroutine; the dropped handler did not take the chain.
+            initiating_chain = outer;
+            initiation_dropped_handler = false;
+            throw;
+        }
+        initiating_chain = outer;
+        // Nothing touches `this` or the chain after the initiation (on a
+        // multi-threaded executor the operation may complete, and the task
+        // resume, at once), unless the initiation dropped the handler: then
+        // nothing ever resumes the chain, and it goes, as an asio::awaitable's does.
+        if (std::exchange(initiation_dropped_handler, false))
+            context.root.destroy();
     }
 
     auto await_resume()
@@ -89,7 +126,9 @@ public:
         if constexpr (op_outcome<Args...>::error_first) {
             auto& first = std::get<0>(all);
             if constexpr (std::same_as<plain<decltype(first)>, error_code>) {
-                if (first)
+                if (redirect_ != nullptr)
+                    *redirect_ = first;
+                else if (first)
                     throw system_error(first);
             } else if (first) {
                 std::rethrow_exception(first);
@@ -125,16 +164,23 @@ private:
         }
         handler& operator=(handler&&) = delete;
         // Destroyed without being called (its io_context destroyed with the
-        // operation pending): the chain it would have resumed goes too, as
-        // an asio::awaitable's does.
+        // operation pending, or the operation gave up on it): the chain it
+        // would have resumed goes too, as an asio::awaitable's does.
         ~handler()
         {
-            if (awaiting_ && !context_->initiating)
+            if (!awaiting_)
+                return; // called, or moved from
+            if (initiating_chain == context_)
+                initiation_dropped_handler = true; // await_suspend destroys the chain once the initiation is over
+            else
                 context_->root.destroy();
         }
 
         executor_type get_executor() const noexcept { return context_->executor; }
-        cancellation_slot_type get_cancellation_slot() const noexcept { return context_->cancel.slot(); }
+        cancellation_slot_type get_cancellation_slot() const noexcept
+        {
+            return op_->slot_.is_connected() ? op_->slot_ : context_->cancel.slot();
+        }
 
         template <class... Results>
         void operator()(Results&&... results)
@@ -151,6 +197,8 @@ private:
 
     Initiation initiation_;
     InitArgs args_;
+    error_code* redirect_;
+    asio::cancellation_slot slot_; // when connected, the operation's instead of the chain's
     std::optional<std::tuple<plain<Args>...>> completion_;
 };
 
@@ -170,6 +218,37 @@ struct asio::async_result<coline::use_task_t, R(Args...)> {
                                                Args...>{std::forward<Initiation>(initiation),
                                                         std::tuple<std::decay_t<InitArgs>...>{
                                                             std::forward<InitArgs>(args)...}};
+    }
+};
+
+// `asio::redirect_error(coline::use_task, ec)`: the error code lands in `ec`
+// and is not thrown. (Asio 1.22's own redirect_error needs a fixed return type.)
+template <class R, class... Args>
+struct asio::async_result<asio::redirect_error_t<coline::use_task_t>, R(Args...)> {
+    template <class Initiation, class Token, class... InitArgs>
+    static auto initiate(Initiation&& initiation, Token&& token, InitArgs&&... args)
+    {
+        static_assert(std::same_as<coline::detail::plain<std::tuple_element_t<0, std::tuple<Args..., void>>>,
+                                   coline::error_code>,
+                      "asio::redirect_error(coline::use_task, ec): the operation completes with no error code first");
+        return coline::detail::asio_op_awaiter<std::decay_t<Initiation>, std::tuple<std::decay_t<InitArgs>...>,
+                                               Args...>{std::forward<Initiation>(initiation),
+                                                        std::tuple<std::decay_t<InitArgs>...>{
+                                                            std::forward<InitArgs>(args)...},
+                                                        &token.ec_};
+    }
+};
+
+template <class R, class... Args>
+struct asio::async_result<coline::detail::use_task_bound, R(Args...)> {
+    template <class Initiation, class... InitArgs>
+    static auto initiate(Initiation&& initiation, coline::detail::use_task_bound token, InitArgs&&... args)
+    {
+        return coline::detail::asio_op_awaiter<std::decay_t<Initiation>, std::tuple<std::decay_t<InitArgs>...>,
+                                               Args...>{std::forward<Initiation>(initiation),
+                                                        std::tuple<std::decay_t<InitArgs>...>{
+                                                            std::forward<InitArgs>(args)...},
+                                                        token.ec, token.slot};
     }
 };
 /// @endcond

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <coline/connection.hpp>
+#include <coline/detail/operation.hpp>
 #include <coline/error.hpp>
+#include <coline/task.hpp>
+#include <coline/use_task.hpp>
 
 #include <fmt/format.h>
 
@@ -75,29 +78,23 @@ error_code append_line(basic_connection<Stream>& conn, line_text<Args...> text, 
     return {};
 }
 
-// Sends what the connection's output buffer holds, then `tail` (unless `ec`
+// The rest of a write that could not just keep its bytes (see `flush_operation`):
+// sends what the connection's output buffer holds, then `tail` (unless `ec`
 // is already set, or `may_keep` and the bytes can wait for the next read).
 // Bytes other coroutines add meanwhile go out too when no read will send them.
 template <error_style Style, class Stream>
-asio::awaitable<result<Style, void>> flush_op(basic_connection<Stream>& conn, duration timeout,
-                                                   error_code ec, bool may_keep = true,
-                                                   std::string_view tail = {}, const char* what = nullptr)
+task<result<Style, void>> flush_rest(basic_connection<Stream>& conn, duration timeout, error_code ec, bool may_keep,
+                                     std::string_view tail, const char* what)
 {
     using access = connection_access;
-    if (!ec && tail.empty() && may_keep && !access::writing(conn) && !access::write_failed(conn)
-        && access::may_keep_output(conn)) {
-        // The usual case under coalesce_writes: the bytes stay for the next read.
-        access::send_at_turn_end(conn);
-        co_return complete<Style>(ec, what != nullptr ? what : "coline::write_line");
-    }
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    chain_cancellation parent = co_await this_chain;
     auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
     while (!ec && access::writing(conn) && !cancelled()) { // another coroutine's write, a read's, or a posted one
         // Our time limit covers the wait: the send in progress ends by then,
         // or is abandoned with error::timeout, which every writer then gets.
         access::write_deadline(conn).shorten(timeout);
         error_code ignored;
-        co_await access::write_turn(conn).async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await access::write_turn(conn).async_wait(asio::redirect_error(use_task, ignored));
     }
     if (!ec && cancelled())
         ec = asio::error::operation_aborted;
@@ -120,7 +117,49 @@ asio::awaitable<result<Style, void>> flush_op(basic_connection<Stream>& conn, du
     if (!ec && !access::output(conn).empty())
         access::send_at_turn_end(conn);
 
-    co_return complete<Style>(ec, what != nullptr ? what : may_keep ? "coline::write_line" : "coline::flush");
+    co_return complete<Style>(ec, what);
+}
+
+// A write: `co_await operation<flush_operation<...>>` only keeps the bytes, without
+// suspending, when they can wait for the next read (the usual case under
+// coalesce_writes), and otherwise awaits flush_rest. An error found before
+// (a newline in a line, a send that failed) is reported without suspending either.
+template <error_style Style, class Stream>
+struct flush_operation {
+    using result_type = result<Style, void>;
+
+    basic_connection<Stream>& conn;
+    duration timeout;
+    error_code ec;
+    bool may_keep;
+    std::string_view tail;
+    const char* what;
+
+    bool ready()
+    {
+        using access = connection_access;
+        if (ec)
+            return true;
+        if (!access::writing(conn) && (ec = access::write_failed(conn))) {
+            access::take_unreported_send_failure(conn); // reported now
+            return true;
+        }
+        if (!tail.empty() || !may_keep || access::writing(conn) || access::write_failed(conn)
+            || !access::may_keep_output(conn))
+            return false;
+        access::send_at_turn_end(conn);
+        return true;
+    }
+    result_type ready_result() { return complete<Style>(ec, what); }
+    task<result_type> rest() { return flush_rest<Style>(conn, timeout, ec, may_keep, tail, what); }
+};
+
+template <error_style Style, class Stream>
+operation<flush_operation<Style, Stream>> flush_op(basic_connection<Stream>& conn, duration timeout, error_code ec,
+                                         bool may_keep = true, std::string_view tail = {},
+                                         const char* what = "coline::write_line")
+{
+    return operation<flush_operation<Style, Stream>>{flush_operation<Style, Stream>{conn, timeout, ec, may_keep, tail, what}};
 }
 
 // write: small texts join the output buffer; a large one is sent from where
@@ -164,7 +203,7 @@ auto write_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&.
 ///
 /// A format that fails while running throws `fmt::format_error` in both styles.
 template <class Stream, class... Args>
-asio::awaitable<void> write_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+auto write_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
     static_assert(!detail::style_after_text<Args...>, "coline: the error style comes before the text, as in "
                   "write_line(conn, coline::as_tuple, \"text {}\", args...)");
@@ -174,7 +213,7 @@ asio::awaitable<void> write_line(basic_connection<Stream>& conn, line_text<Args.
 
 /// `write_line` in the error style `Style`, which comes just before the text.
 template <class Stream, error_style Style, class... Args>
-asio::awaitable<result<Style, void>> write_line(basic_connection<Stream>& conn, Style, line_text<Args...> text,
+auto write_line(basic_connection<Stream>& conn, Style, line_text<Args...> text,
                                                  Args&&... args)
 {
     return detail::flush_op<Style>(conn, conn.options().write_timeout,
@@ -203,7 +242,7 @@ asio::awaitable<result<Style, void>> write_line(basic_connection<Stream>& conn, 
 ///
 /// Time limit and errors as for `write_line`, less `error::newline_in_line`.
 template <class Stream, class... Args>
-asio::awaitable<void> write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+auto write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
     static_assert(!detail::style_after_text<Args...>, "coline: the error style comes before the text, as in "
                   "write_line(conn, coline::as_tuple, \"text {}\", args...)");
@@ -212,36 +251,10 @@ asio::awaitable<void> write(basic_connection<Stream>& conn, line_text<Args...> t
 
 /// `write` in the error style `Style`, which comes just before the text.
 template <class Stream, error_style Style, class... Args>
-asio::awaitable<result<Style, void>> write(basic_connection<Stream>& conn, Style, line_text<Args...> text,
+auto write(basic_connection<Stream>& conn, Style, line_text<Args...> text,
                                            Args&&... args)
 {
     return detail::write_text<Style>(conn, text, std::forward<Args>(args)...);
-}
-
-/// Keeps `text` (formatted with `args` when there are any) in the output
-/// buffer without awaiting, when `write` would only keep it: under
-/// `coalesce_writes`, while it fits in the 64 KiB kept and no send or wait
-/// stands in the way. Returns false, having kept nothing, otherwise: then
-/// `co_await write(...)`. The fast path for the replies to pipelined
-/// requests, as `try_read_line` is for the requests:
-///
-///     if (!coline::try_write(conn, reply))
-///         co_await coline::write(conn, reply);
-template <class Stream, class... Args>
-bool try_write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
-{
-    static_assert(!detail::style_after_text<Args...>, "coline: the error style comes before the text, as in "
-                  "write_line(conn, coline::as_tuple, \"text {}\", args...)");
-    using access = detail::connection_access;
-    if (access::writing(conn) || access::write_failed(conn) || !access::may_keep_output(conn))
-        return false;
-    if constexpr (sizeof...(Args) == 0) {
-        if (access::output(conn).size() + text.size() > access::most_kept)
-            return false;
-    }
-    detail::append_text(conn, text, std::forward<Args>(args)...);
-    access::send_at_turn_end(conn);
-    return true;
 }
 
 /// Awaits sending every byte that `write_line` and `write` kept in the output buffer
@@ -253,16 +266,16 @@ bool try_write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&..
 ///     co_await coline::flush(conn);
 ///     auto [ec] = co_await coline::flush(conn, std::chrono::seconds{5}, coline::as_tuple);
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, void>> flush(basic_connection<Stream>& conn, Style = Style{})
+auto flush(basic_connection<Stream>& conn, Style = Style{})
 {
-    return detail::flush_op<Style>(conn, conn.options().write_timeout, {}, false);
+    return detail::flush_op<Style>(conn, conn.options().write_timeout, {}, false, {}, "coline::flush");
 }
 
 /// `flush` with a time limit of its own for this call.
 template <class Stream, error_style Style = throw_on_error_t>
-asio::awaitable<result<Style, void>> flush(basic_connection<Stream>& conn, duration timeout, Style = Style{})
+auto flush(basic_connection<Stream>& conn, duration timeout, Style = Style{})
 {
-    return detail::flush_op<Style>(conn, timeout, {}, false);
+    return detail::flush_op<Style>(conn, timeout, {}, false, {}, "coline::flush");
 }
 
 } // namespace coline

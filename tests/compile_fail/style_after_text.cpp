@@ -4,7 +4,7 @@
 // than one from inside {fmt} (a formatter for as_tuple_t).
 #include <coline/coline.hpp>
 
-asio::awaitable<void> greet(coline::connection& conn)
+coline::task<void> greet(coline::connection& conn)
 {
 #ifdef COLINE_STYLE_LAST
     co_await coline::write_line(conn, "Connect {}", 1, coline::as_tuple);

@@ -4,7 +4,7 @@
 // with -DCOLINE_USE_UDP, which must fail on the stream_endpoint constraint.
 #include <coline/coline.hpp>
 
-asio::awaitable<void> client()
+coline::task<void> client()
 {
 #ifdef COLINE_USE_UDP
     const asio::ip::udp::endpoint at{asio::ip::address_v4::loopback(), 10008};

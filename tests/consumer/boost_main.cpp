@@ -16,17 +16,17 @@ using namespace std::chrono_literals;
 
 static_assert(std::is_same_v<coline::error_code, boost::system::error_code>);
 
-net::awaitable<void> session(coline::connection& conn)
+coline::task<void> session(coline::connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
         co_await coline::write_line(conn, "Information received");
 }
 
-net::awaitable<std::string> client(coline::server& server)
+coline::task<std::string> client(coline::server& server)
 {
     net::ip::tcp::socket socket(co_await net::this_coro::executor);
-    co_await socket.async_connect(server.local_endpoint(), net::use_awaitable); // Boost.Asio's own call
+    co_await socket.async_connect(server.local_endpoint(), coline::use_task); // Boost.Asio's own call
     coline::connection conn(std::move(socket));
     std::string greeting{(co_await coline::read_line(conn, 5s)).value_or("?")};
     co_await coline::write_line(conn, "SOME data");
@@ -44,9 +44,9 @@ int main()
 {
     net::io_context io;
     coline::server server(io.get_executor(), {net::ip::address_v4::loopback(), 0}, session);
-    net::co_spawn(io, server.run(), net::detached);
+    coline::spawn(io, server.run(), net::detached);
     std::string result;
-    net::co_spawn(io, client(server), [&](std::exception_ptr error, std::string r) {
+    coline::spawn(io, client(server), [&](std::exception_ptr error, std::string r) {
         try {
             if (error)
                 std::rethrow_exception(error);

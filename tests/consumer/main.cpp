@@ -7,14 +7,14 @@
 #include <exception>
 #include <string>
 
-asio::awaitable<void> session(coline::connection& conn)
+coline::task<void> session(coline::connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
         co_await coline::write_line(conn, "Information received");
 }
 
-asio::awaitable<std::string> client(coline::server& server)
+coline::task<std::string> client(coline::server& server)
 {
     using namespace std::chrono_literals;
     auto conn = co_await coline::connect("127.0.0.1", server.local_endpoint().port(), 5s);
@@ -29,9 +29,9 @@ int main()
 {
     asio::io_context io;
     coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, session);
-    asio::co_spawn(io, server.run(), asio::detached);
+    coline::spawn(io, server.run(), asio::detached);
     std::string result;
-    asio::co_spawn(io, client(server), [&](std::exception_ptr error, std::string r) {
+    coline::spawn(io, client(server), [&](std::exception_ptr error, std::string r) {
         try {
             if (error)
                 std::rethrow_exception(error);

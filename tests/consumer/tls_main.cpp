@@ -35,14 +35,14 @@ void make_certificate(asio::ssl::context& server, asio::ssl::context& client)
     EVP_PKEY_free(key);
 }
 
-asio::awaitable<void> session(coline::tls_connection& conn)
+coline::task<void> session(coline::tls_connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
         co_await coline::write_line(conn, "Information received");
 }
 
-asio::awaitable<std::string> client(coline::basic_server<coline::tls_transport>& server, asio::ssl::context& tls)
+coline::task<std::string> client(coline::basic_server<coline::tls_transport>& server, asio::ssl::context& tls)
 {
     using namespace std::chrono_literals;
     auto conn = co_await coline::connect_tls("127.0.0.1", server.local_endpoint().port(), tls, 5s);
@@ -63,9 +63,9 @@ int main()
     asio::io_context io;
     coline::basic_server<coline::tls_transport> server(io.get_executor(), {asio::ip::address_v4::loopback(), 0},
                                                        session, {}, coline::tls_transport{server_tls});
-    asio::co_spawn(io, server.run(), asio::detached);
+    coline::spawn(io, server.run(), asio::detached);
     std::string result;
-    asio::co_spawn(io, client(server, client_tls), [&](std::exception_ptr error, std::string r) {
+    coline::spawn(io, client(server, client_tls), [&](std::exception_ptr error, std::string r) {
         try {
             if (error)
                 std::rethrow_exception(error);

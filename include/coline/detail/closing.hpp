@@ -33,10 +33,10 @@ std::size_t unacknowledged_output(Stream& stream)
 // stream, and the reset drops whatever the peer had not received yet), up to
 // the connection's write_timeout (or closing_limit) more in all.
 template <class Stream>
-asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration limit)
+task<void> discard_input(basic_connection<Stream>& conn, duration limit)
 {
     auto& deadline = connection_access::read_deadline(conn);
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    detail::chain_cancellation parent = co_await detail::this_chain;
     error_code ec;
     char sink[512];
     const duration write_limit = conn.options().write_timeout;
@@ -46,8 +46,7 @@ asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration lim
         deadline.start(limit);
         while (!ec && !deadline.expired())
             co_await conn.stream().async_read_some(
-                asio::buffer(sink), asio::bind_cancellation_slot(deadline.slot(parent.slot()),
-                                                                 asio::redirect_error(asio::use_awaitable, ec)));
+                asio::buffer(sink), detail::use_task_bound{&ec, deadline.slot(parent.slot())});
         if (!deadline.stop() || parent.cancelled() != asio::cancellation_type::none)
             break; // the peer ended its side (or the stream failed), or we are cancelled
         const std::size_t left = unacknowledged_output(conn.stream());
@@ -63,7 +62,7 @@ asio::awaitable<void> discard_input(basic_connection<Stream>& conn, duration lim
 // close_notify, sent even when the peer has ended its side first.
 template <class Stream>
 struct lingering_close {
-    static asio::awaitable<void> run(basic_connection<Stream>& conn, duration linger)
+    static task<void> run(basic_connection<Stream>& conn, duration linger)
     {
         if (conn.at_end())
             co_return; // nothing left unread: the close is a clean end
@@ -78,9 +77,9 @@ struct lingering_close {
 // What a destroyed connection kept, sent by a coroutine of its own that owns
 // the stream, then the lingering close; each step within `limit`.
 template <class Stream>
-asio::awaitable<void> finish_closing(basic_connection<Stream> conn, duration limit)
+task<void> finish_closing(basic_connection<Stream> conn, duration limit)
 {
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    detail::chain_cancellation parent = co_await detail::this_chain;
     error_code ec;
     while (!ec && !connection_access::output(conn).empty()) {
         output_send send(conn, ec);
@@ -108,7 +107,8 @@ void connection_access::send_kept_at_close(basic_connection<Stream>& c) noexcept
         last.output_ = std::move(c.output_);
         last.input_ = std::move(c.input_); // at_end(): whether the peer has ended already
         const duration limit = c.options_.write_timeout == no_timeout ? closing_limit : c.options_.write_timeout;
-        asio::co_spawn(last.get_executor(), finish_closing(std::move(last), limit), asio::detached);
+        // Nobody is left to hear of a failure (finish_closing reports none of its own).
+        coline::spawn(last.get_executor(), finish_closing(std::move(last), limit), [](std::exception_ptr) {});
     } catch (...) {
         // Out of memory for the coroutine: the stream closes as it goes, the kept bytes with it.
     }

@@ -3,7 +3,9 @@
 
 #include <coline/detail/config.hpp>
 #include <coline/error.hpp>
+#include <coline/task.hpp>
 #include <coline/timeout.hpp>
+#include <coline/use_task.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -168,14 +170,14 @@ private:
 ///
 ///     auto ec = co_await within(5s, [&socket, at](auto token) { return socket.async_connect(at, token); });
 template <class Operation>
-asio::awaitable<error_code> within(duration limit, Operation operation)
+task<error_code> within(duration limit, Operation operation)
 {
     error_code ec;
     deadline<asio::any_io_executor> deadline(co_await asio::this_coro::executor);
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    detail::chain_cancellation parent = co_await detail::this_chain;
     deadline.start(limit);
     co_await operation(
-        asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec)));
+        detail::use_task_bound{&ec, deadline.slot(parent.slot())});
     if (deadline.stop() && (!ec || ec == asio::error::operation_aborted))
         ec = error::timeout;
     co_return ec;

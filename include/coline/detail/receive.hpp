@@ -2,7 +2,10 @@
 #pragma once
 
 #include <coline/connection.hpp>
+#include <coline/detail/operation.hpp>
 #include <coline/error.hpp>
+#include <coline/task.hpp>
+#include <coline/use_task.hpp>
 
 #include <span>
 #include <system_error>
@@ -13,7 +16,7 @@ namespace coline::detail {
 
 template <class Stream>
 constexpr bool can_wait_for_input = requires(Stream& s) {
-    s.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
+    s.async_wait(asio::socket_base::wait_read, use_task);
 };
 
 // Before a read waits or reports bad news: the bytes kept by writes go out
@@ -42,7 +45,7 @@ bool send_kept_now(basic_connection<Stream>& conn, error_code& ec)
 }
 
 template <class Stream>
-asio::awaitable<void> send_kept(basic_connection<Stream>& conn, asio::cancellation_state& parent, error_code& ec)
+task<void> send_kept(basic_connection<Stream>& conn, chain_cancellation parent, error_code& ec)
 {
     using access = connection_access;
     if (access::output(conn).empty() || access::writing(conn) || access::write_failed(conn)
@@ -97,18 +100,18 @@ concept reader = requires(Reader r, line_buffer& in, typename Reader::value_type
     r.end(v, ec, ec);
 };
 
-// Takes what `reader` wants from the input buffer, receiving more until it
-// can, the time limit passes, or the stream ends. Before it waits, it sends
-// what writes kept back (coalesce_writes).
+// The rest of a read that the buffer could not serve (see `receive_operation`):
+// receives until `reader` has what it wants, the time limit passes, or the
+// stream ends. Before it waits, it sends what writes kept back (coalesce_writes).
+// `done` and `ec` are what the first take from the buffer gave.
 template <error_style Style, class Stream, reader Reader>
-asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_connection<Stream>& conn, duration timeout,
-                                                                        Reader reader, const char* what)
+task<result<Style, typename Reader::value_type>> receive_rest(basic_connection<Stream>& conn, duration timeout,
+                                                              Reader reader, const char* what, bool done,
+                                                              error_code ec, typename Reader::value_type value)
 {
     using access = connection_access;
     auto& input = access::input(conn);
     const std::size_t max_line = conn.options().max_line_length;
-    error_code ec;
-    typename Reader::value_type value{};
     // After stop_reading(), what had arrived then is read, and a line (or
     // block) that had begun is awaited; nothing else. (Over TLS the stop point
     // counts encrypted bytes, a little more than the lines: with none left
@@ -122,11 +125,8 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
             return nothing_left;
     };
     const bool stopped_before = Reader::reads_lines && access::past_stop_point(conn);
-    bool done = !stopped_before && reader.take(input, value, ec);
-    if (done && !ec)
-        co_return complete<Style>(ec, std::move(value), what); // it was buffered: the usual case when pipelined
 
-    asio::cancellation_state parent = co_await asio::this_coro::cancellation_state;
+    chain_cancellation parent = co_await this_chain;
     auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
 
     if ((!done || ec) && send_kept_now(conn, ec))
@@ -140,7 +140,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
         [[maybe_unused]] bool waited = false; // (streams that are not sockets)
         // The two ways to wait for the peer, each bound to the time limit and to our cancellation.
         auto token = [&] {
-            return asio::bind_cancellation_slot(deadline.slot(parent.slot()), asio::redirect_error(asio::use_awaitable, ec));
+            return detail::use_task_bound{&ec, deadline.slot(parent.slot())};
         };
         auto wait_for_input = [&](auto& socket) { // (generic: instantiated only for sockets)
             return socket.async_wait(asio::socket_base::wait_read, token());
@@ -173,7 +173,7 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
                     // A peer that keeps sending must not keep the others
                     // waiting: after a receive that needed no wait, the next
                     // lets the executor run the others first, as Asio's reads do.
-                    co_await asio::post(access::stream(conn).get_executor(), asio::use_awaitable);
+                    co_await asio::post(access::stream(conn).get_executor(), use_task);
                 } else if (ec == asio::error::would_block) {
                     ec.clear();
                     access::release_idle_buffers(conn);
@@ -216,6 +216,40 @@ asio::awaitable<result<Style, typename Reader::value_type>> receive_op(basic_con
     }
 
     co_return complete<Style>(ec, ec ? typename Reader::value_type{} : std::move(value), what);
+}
+
+// A read: `co_await operation<receive_operation<...>>` takes what `reader` wants from
+// the input buffer without suspending when it is there (the usual case when
+// requests are pipelined), and otherwise awaits receive_rest.
+template <error_style Style, class Stream, reader Reader>
+struct receive_operation {
+    using result_type = result<Style, typename Reader::value_type>;
+
+    basic_connection<Stream>& conn;
+    duration timeout;
+    Reader reader;
+    const char* what;
+    typename Reader::value_type value{};
+    error_code ec{};
+    bool done = false;
+
+    bool ready()
+    {
+        const bool stopped_before = Reader::reads_lines && connection_access::past_stop_point(conn);
+        done = !stopped_before && reader.take(connection_access::input(conn), value, ec);
+        // An error (a line too long) waits for nothing either, unless writes
+        // kept bytes: those go out first, as before any bad news.
+        return done && (!ec || connection_access::output(conn).empty());
+    }
+    result_type ready_result() { return complete<Style>(ec, std::move(value), what); }
+    task<result_type> rest() { return receive_rest<Style>(conn, timeout, reader, what, done, ec, std::move(value)); }
+};
+
+template <error_style Style, class Stream, reader Reader>
+operation<receive_operation<Style, Stream, Reader>> receive_op(basic_connection<Stream>& conn, duration timeout, Reader reader,
+                                                     const char* what)
+{
+    return operation<receive_operation<Style, Stream, Reader>>{receive_operation<Style, Stream, Reader>{conn, timeout, reader, what}};
 }
 
 } // namespace coline::detail

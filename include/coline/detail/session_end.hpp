@@ -15,9 +15,8 @@ namespace coline::detail {
 // once. Runs even in a cancelled coroutine (the grace period is over): the
 // flush and the linger then end at once.
 template <class Stream>
-asio::awaitable<void> end_session(basic_connection<Stream>& conn, bool clean, duration linger)
+task<void> end_session(basic_connection<Stream>& conn, bool clean, duration linger)
 {
-    co_await asio::this_coro::throw_if_cancelled(false);
     co_await flush(conn, as_tuple);
     if (clean && conn.stream().lowest_layer().is_open())
         co_await lingering_close<Stream>::run(conn, linger);

@@ -17,15 +17,37 @@ struct task_context {
     // Reaches the Asio operation the chain is awaiting now: the handler of
     // each one has this signal's slot as its associated cancellation slot.
     asio::cancellation_signal cancel;
+    // What was emitted on spawn's slot, kept: coline's operations started
+    // after a cancellation end at once, as they do in an asio::awaitable.
+    asio::cancellation_type cancelled = asio::cancellation_type::none;
     // The outermost coroutine (spawn's own); destroying it destroys the chain.
     std::coroutine_handle<> root;
     // Called once the chain has finished, outside any coroutine: completes
     // spawn's handler and frees the root.
     void (*finish)(task_context&) = nullptr;
-    // True while an Asio operation is being started from `await_suspend`: a
-    // handler destroyed then (the initiation threw) must not take the chain with it.
-    bool initiating = false;
 };
+
+// What coline's operations see of their chain's cancellation: `co_await
+// detail::this_chain` in a task gives it without suspending. The names are
+// asio::cancellation_state's, which the operations used before.
+struct chain_cancellation {
+    task_context* context;
+    asio::cancellation_type cancelled() const noexcept { return context->cancelled; }
+    // The slot the operation awaited now binds to (its time limit chains on to it).
+    asio::cancellation_slot slot() const noexcept { return context->cancel.slot(); }
+};
+struct this_chain_t {
+    explicit constexpr this_chain_t() = default;
+};
+inline constexpr this_chain_t this_chain{};
+
+// The chain whose Asio operation this thread is starting now (in an
+// awaiter's `await_suspend`), and whether its initiation destroyed the
+// completion handler without calling it. Thread-local, not in the chain:
+// once the operation has started, another thread may resume the chain, and
+// finish it, before the initiation returns.
+inline thread_local task_context* initiating_chain = nullptr;
+inline thread_local bool initiation_dropped_handler = false;
 
 // The coroutine to run next on this thread: a task hands control to the
 // task it awaits, and back to its awaiter when it returns, by leaving the
