@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -505,4 +507,107 @@ TEST_CASE("a session handler that returns a task serves under run_server, and th
     CHECK(client.wait_for_close() == asio::error::eof);
     CHECK(took < 5s);
     CHECK(server.errors.size() == 0);
+}
+
+namespace {
+
+// Spawns `work` with a cancellation slot, lets it reach its wait, emits on
+// the slot, and returns the error it ended with (within `limit`).
+template <class Work>
+coline::error_code cancelled_while_waiting(asio::io_context& io, Work work)
+{
+    asio::cancellation_signal cancel;
+    std::optional<coline::error_code> ended;
+    coline::spawn(io, std::move(work),
+                  asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr error, coline::error_code ec) {
+                      if (error) {
+                          try {
+                              std::rethrow_exception(error);
+                          } catch (const coline::system_error& e) {
+                              ec = e.code();
+                          }
+                      }
+                      ended = ec;
+                  }));
+    io.restart();
+    io.poll(); // it starts, and waits: nothing will come
+    REQUIRE_FALSE(ended);
+    cancel.emit(asio::cancellation_type::terminal);
+    const auto give_up = std::chrono::steady_clock::now() + 5s;
+    while (!ended && std::chrono::steady_clock::now() < give_up)
+        io.run_one_for(100ms);
+    REQUIRE(ended);
+    return *ended;
+}
+
+} // namespace
+
+TEST_CASE("a cancellation slot bound to spawn's token ends each waiting operation with operation_aborted")
+{
+    asio::io_context io;
+    auto pair = coline::testing::make_connection_pair(io, {}, {});
+    auto& conn = pair.server;
+    SUBCASE("read_line")
+    {
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+                  co_return ec;
+              }) == asio::error::operation_aborted);
+    }
+    SUBCASE("read_line_part")
+    {
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  auto [ec, part] = co_await coline::read_line_part(conn, coline::as_tuple);
+                  co_return ec;
+              }) == asio::error::operation_aborted);
+    }
+    SUBCASE("read_exactly, read_exactly into a buffer, read_some")
+    {
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  auto [ec, block] = co_await coline::read_exactly(conn, 10, coline::as_tuple);
+                  co_return ec;
+              }) == asio::error::operation_aborted);
+        std::string into(10, '.');
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  auto [ec, n] = co_await coline::read_exactly(conn, std::span<char>(into), coline::as_tuple);
+                  co_return ec;
+              }) == asio::error::operation_aborted);
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  auto [ec, some] = co_await coline::read_some(conn, 10, coline::as_tuple);
+                  co_return ec;
+              }) == asio::error::operation_aborted);
+    }
+    SUBCASE("write and flush, to a peer that does not read")
+    {
+        const std::string large(64 * 1024 * 1024, 'x'); // more than the socket buffers hold
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  auto [ec] = co_await coline::write(conn, coline::as_tuple, large);
+                  co_return ec;
+              }) == asio::error::operation_aborted);
+    }
+    SUBCASE("accept")
+    {
+        asio::ip::tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  auto [ec, accepted] = co_await coline::accept(acceptor, coline::as_tuple);
+                  co_return ec;
+              }) == asio::error::operation_aborted);
+    }
+    SUBCASE("an Asio timer, awaited with use_task")
+    {
+        asio::steady_timer timer(io, 1h);
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  coline::error_code ec;
+                  co_await timer.async_wait(asio::redirect_error(coline::use_task, ec));
+                  co_return ec;
+              }) == asio::error::operation_aborted);
+    }
+    SUBCASE("after the cancellation, the next operation ends at once, as in an asio::awaitable")
+    {
+        CHECK(cancelled_while_waiting(io, [&]() -> coline::task<coline::error_code> {
+                  auto [first, line] = co_await coline::read_line(conn, coline::as_tuple);
+                  auto [then, again] = co_await coline::read_line(conn, coline::as_tuple);
+                  co_return first == then ? then : coline::error_code{};
+              }) == asio::error::operation_aborted);
+    }
 }

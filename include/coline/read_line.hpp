@@ -69,6 +69,9 @@ struct line_part_reader {
 ///
 /// `conn.last_line_ending()` tells whether it ended in "\r\n" or "\n".
 ///
+/// Awaited in a `coline::task`: a line already in the buffer (the usual case
+/// when the peer pipelines) is returned without suspending.
+///
 /// Errors (thrown as `coline::system_error`, or returned with `coline::as_tuple`,
 /// the line then being empty):
 /// - `error::line_too_long`: the line is longer than `options().max_line_length`

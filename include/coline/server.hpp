@@ -28,10 +28,10 @@ COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
 namespace coline {
 
-/// What a server runs for each client: read and write lines on the
-/// connection, return when done. A function that returns a `coline::task<void>`
-/// fits as well as one that returns an `task<void>`. The server closes the connection after it
-/// returns; the handler must not leave operations running on it.
+/// What a server runs for each client: a function that returns a
+/// `coline::task<void>`, which reads and writes lines on the connection and
+/// returns when done. The server closes the connection after it returns;
+/// the handler must not leave operations running on it.
 template <class Connection = connection>
 using session_handler = std::function<task<void>(Connection&)>;
 

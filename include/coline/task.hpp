@@ -74,8 +74,7 @@ public:
         chain_cancellation await_resume() const noexcept { return {context}; }
     };
     chain_awaiter await_transform(this_chain_t) noexcept { return {context_}; }
-    // An asio::awaitable (the operations still return one while they move
-    // onto tasks): run by co_spawn on the chain's executor and awaited
+    // An asio::awaitable (code written for Asio): run by co_spawn on the chain's executor and awaited
     // through use_task, so its exceptions, and cancellation of the chain,
     // pass through. It costs a spawn and a turn of the executor.
     template <class T, class Executor>
@@ -216,8 +215,7 @@ public:
     awaiter operator co_await() && noexcept { return awaiter{frame_}; }
 
     /// The task as an `asio::awaitable`, spawned on the awaitable's executor
-    /// when that is awaited: so a `session_handler` (and any code that wants
-    /// an awaitable) takes a function that returns a task.
+    /// when that is awaited: so code that wants an awaitable takes a task.
     operator asio::awaitable<T>() &&;
 
 private:

@@ -182,7 +182,8 @@ auto write_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&.
 /// into the connection's output buffer, when there are any) followed by
 /// the connection's line ending (`options().newline`: "\n" unless set to
 /// "\r\n"). Returns once the kernel has taken the whole line, or, with
-/// `coalesce_writes`, once it is kept for the next read to send.
+/// `coalesce_writes`, once it is kept for the next read to send (without
+/// suspending: the usual case for the answers to pipelined requests).
 /// `text` and `args` are used before the first suspension: they may go away
 /// after the call. Writes from several coroutines take turns; each line goes
 /// out whole.

@@ -4,7 +4,7 @@
 //
 // Mode 0 (and 3), a stream: the bytes as a client would send them, cut into lines and
 // byte blocks as resp_server's session cuts them (coline's read_line, and
-// try_read_exactly or read_some: a bulk string whole, or with bit 7 in
+// read_some: a bulk string whole, or with bit 7 in
 // pieces of 1 to 16 bytes), given to request_parser with small limits; each
 // command runs on a store with a small memory bound. Checked: every length
 // stays within its limit, a bulk string's storage within twice the bytes
