@@ -186,6 +186,11 @@ private:
         void operator()(Results&&... results)
         {
             op_->completion_.emplace(std::forward<Results>(results)...);
+            // The operation is over: its cancellation handler must not stay in
+            // the chain's slot, where a later emission would reach an
+            // operation that is gone (Asio's awaitable clears it likewise).
+            if (!op_->slot_.is_connected())
+                context_->cancel.slot().clear();
             detail::resume(std::exchange(awaiting_, {}));
         }
 
