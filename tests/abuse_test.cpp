@@ -214,6 +214,7 @@ TEST_CASE("descriptor exhaustion: accept errors are reported, backed off, and se
     // error category's type now, in the comparison the server makes.
     [[maybe_unused]] const volatile bool warm =
         coline::error_code(asio::error::no_descriptors) == std::errc::too_many_files_open_in_system;
+    show_sanitizer_the_timer_cancellation(io);
 
     // Sockets made before the limit drops; connecting them needs no new descriptor.
     std::vector<tcp::socket> peers;

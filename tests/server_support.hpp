@@ -270,4 +270,20 @@ inline std::size_t open_descriptors()
     return count;
 }
 
+/// For the tests that use up every descriptor: UBSan checks an object's
+/// type through a pipe the first time it sees the type, which fails while no
+/// descriptor is left, and it then reports a sound object as having an
+/// invalid vptr. This lets it see, while descriptors are free, the type of
+/// the cancellation handler that the server's accept back-off installs (a
+/// timer awaited in a task) and its destruction when the wait completes.
+inline void show_sanitizer_the_timer_cancellation(asio::io_context& io)
+{
+    asio::steady_timer timer(io, std::chrono::milliseconds{1});
+    auto wait = [&timer]() -> coline::task<void> {
+        coline::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(coline::use_task, ec));
+    };
+    coline::testing::run(io, wait());
+}
+
 } // namespace test
