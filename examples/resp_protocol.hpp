@@ -399,22 +399,18 @@ public:
         if (args.empty())
             return;
         remove_expired(now);
-        // HTTP requests, sent to Redis's port by a confused or malicious web page: Redis drops the client.
-        if (equal_nocase(c_string(args[0]), "host:") || equal_nocase(c_string(args[0]), "post")) {
-            out.drop = true;
-            return;
-        }
-        const command* found = find_command(args);
+        const command* found = checked(args, out);
         if (found == nullptr)
-            return unknown_command(args, out);
-        const std::size_t argc = args.size();
-        if (found->arity > 0 ? argc != static_cast<std::size_t>(found->arity)
-                             : argc < static_cast<std::size_t>(-found->arity))
-            return out.error(fmt::format("ERR wrong number of arguments for '{}' command", found->name));
+            return;
         if (found->flags.find("denyoom") != std::string_view::npos && used_ > max_memory_)
             return out.error("OOM command not allowed when used memory > 'maxmemory'.");
         (this->*found->run)(args, now, out);
     }
+
+    // Whether `args` (not empty) is a command this store runs, with a number
+    // of arguments it takes; if not, its error is in `out`, as execute()
+    // would give it. (What MULTI checks before it queues a command.)
+    bool accepts(std::span<const std::string> args, reply& out) const { return checked(args, out) != nullptr; }
 
 private:
     struct entry {
@@ -491,6 +487,28 @@ private:
         if (base == nullptr || args.size() == 1 || !has_subcommands(*base))
             return base;
         return args[1].find('|') == std::string::npos ? find_name(std::string(base->name) + '|' + args[1]) : nullptr;
+    }
+
+    // The command `args` names, or null with its error in `out`.
+    const command* checked(std::span<const std::string> args, reply& out) const
+    {
+        // HTTP requests, sent to Redis's port by a confused or malicious web page: Redis drops the client.
+        if (equal_nocase(c_string(args[0]), "host:") || equal_nocase(c_string(args[0]), "post")) {
+            out.drop = true;
+            return nullptr;
+        }
+        const command* found = find_command(args);
+        if (found == nullptr) {
+            unknown_command(args, out);
+            return nullptr;
+        }
+        const std::size_t argc = args.size();
+        if (found->arity > 0 ? argc != static_cast<std::size_t>(found->arity)
+                             : argc < static_cast<std::size_t>(-found->arity)) {
+            out.error(fmt::format("ERR wrong number of arguments for '{}' command", found->name));
+            return nullptr;
+        }
+        return found;
     }
 
     void unknown_command(std::span<const std::string> args, reply& out) const
@@ -848,6 +866,96 @@ private:
     std::unordered_map<std::string, entry, key_hash, std::equal_to<>> keys_;
     std::set<std::pair<time_ms, std::string_view>> expiry_order_; // the keys that have an expiry time, soonest first
     std::size_t used_ = 0;
+};
+
+// MULTI, EXEC and DISCARD for one client, as Redis 7 answers them. After
+// MULTI, each command is checked and queued ("+QUEUED"), or refused with its
+// error, which makes EXEC abort the transaction; EXEC runs the queued
+// commands one after another (nothing runs between them: the server runs one
+// command at a time) and replies with the array of their replies. What is
+// queued counts as one request: past request_limits::max_request the
+// transaction is refused, and its commands freed at once.
+class transaction {
+public:
+    explicit transaction(request_limits limits = {}) : limits_(limits) {}
+
+    // Whether `args` (not empty) was the transaction's business: MULTI, EXEC,
+    // DISCARD, or a command while one is open (QUIT aside, which runs at
+    // once, as in Redis). If not, the caller runs it as usual.
+    bool handle(std::vector<std::string>& args, store& s, time_ms now, reply& out)
+    {
+        const std::string_view name = args[0];
+        const bool multi = equal_nocase(name, "multi"), exec = equal_nocase(name, "exec"),
+                   discard = equal_nocase(name, "discard");
+        if (multi || exec || discard) {
+            if (args.size() != 1) {
+                const std::string_view which = multi ? "multi" : exec ? "exec" : "discard";
+                if (exec) { // Redis discards the transaction of an EXEC it refuses, open or not
+                    out.error(fmt::format("EXECABORT Transaction discarded because of: wrong number of arguments for '{}' command", which));
+                    reset();
+                } else {
+                    out.error(fmt::format("ERR wrong number of arguments for '{}' command", which));
+                    failed_ = failed_ || open_;
+                }
+                return true;
+            }
+            if (multi) {
+                if (open_)
+                    return out.error("ERR MULTI calls can not be nested"), true;
+                open_ = true;
+                out.simple("OK");
+            } else if (!open_) {
+                out.error(exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
+            } else if (discard) {
+                out.simple("OK");
+                reset();
+            } else if (failed_) {
+                out.error("EXECABORT Transaction discarded because of previous errors.");
+                reset();
+            } else {
+                out.array(queued_.size());
+                for (auto& command : queued_)
+                    s.execute(command, now, out);
+                reset();
+            }
+            return true;
+        }
+        if (!open_ || equal_nocase(name, "quit"))
+            return false;
+        if (!s.accepts(args, out)) {
+            failed_ = true;
+            return true;
+        }
+        for (const std::string& arg : args)
+            bytes_ += arg.size() + request_limits::argument_overhead;
+        if (bytes_ > limits_.max_request) {
+            out.error("ERR transaction too big: its commands are over the request limit");
+            failed_ = true;
+            std::vector<std::vector<std::string>>().swap(queued_);
+            return true;
+        }
+        if (!failed_)
+            queued_.push_back(std::move(args));
+        out.simple("QUEUED");
+        return true;
+    }
+
+    // Whether MULTI is open.
+    bool open() const noexcept { return open_; }
+
+private:
+    void reset()
+    {
+        open_ = failed_ = false;
+        bytes_ = 0;
+        std::vector<std::vector<std::string>>().swap(queued_);
+    }
+
+    request_limits limits_;
+    std::vector<std::vector<std::string>> queued_;
+    std::size_t bytes_ = 0;
+    bool open_ = false;
+    bool failed_ = false;
 };
 
 } // namespace resp

@@ -7,7 +7,8 @@
 //
 // Commands: PING, ECHO, SET (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL), GET,
 // DEL, EXISTS, INCR, INCRBY, DECR, DECRBY, MGET, MSET, TTL, PTTL, DBSIZE, QUIT, COMMAND (COUNT,
-// DOCS, INFO) and CONFIG GET; anything else gets Redis's "unknown command".
+// DOCS, INFO), CONFIG GET, and MULTI, EXEC and DISCARD (what is queued counts
+// as one request); anything else gets Redis's "unknown command".
 //
 // Limits, smaller than Redis's (theirs in brackets), each announced length
 // checked before anything is allocated for it:
@@ -65,6 +66,7 @@ resp::time_ms now()
 coline::task<void> session(coline::connection& conn)
 {
     resp::request_parser parser(limits);
+    resp::transaction multi(limits); // MULTI ... EXEC
     resp::reply reply;
     for (;;) {
         resp::status status;
@@ -94,7 +96,8 @@ coline::task<void> session(coline::connection& conn)
         }
         if (status == resp::status::ready) {
             reply.clear();
-            store.execute(parser.arguments(), now(), reply);
+            if (!multi.handle(parser.arguments(), store, now(), reply))
+                store.execute(parser.arguments(), now(), reply);
             if (reply.drop) {
                 conn.close(); // the replies kept so far go too
                 co_return;

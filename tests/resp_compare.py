@@ -156,6 +156,19 @@ SAME = [
      + array("INCRBY", "ib7", "8") + array("INCRBY", "ib7", "7") + array("DECRBY", "ib7", "-1")
      + array("SET", "ib8", "-9223372036854775800") + array("DECRBY", "ib8", "9") + array("DECRBY", "ib8", "8")
      + array("DECR", "ib8") + array("INCRBY", "ib8", "-1") + array("GET", "ib8") + array("EXISTS", "ib6"), False),
+    # Transactions, as redis-py's pipeline() sends them by default.
+    ("MULTI and EXEC: queued, then the array of replies", array("MULTI") + array("SET", "tx1", "a")
+     + array("INCR", "tx2") + array("GET", "tx1") + array("MGET", "tx1", "tx2") + array("EXEC") + array("GET", "tx1"),
+     False),
+    ("an empty transaction, DISCARD, and the errors outside one", array("MULTI") + array("EXEC") + array("EXEC")
+     + array("DISCARD") + array("MULTI") + array("SET", "tx3", "b") + array("DISCARD") + array("GET", "tx3")
+     + array("MULTI", "x") + array("EXEC", "x") + array("DISCARD", "x"), False),
+    ("errors inside a transaction: nested MULTI, and a bad command that aborts EXEC", array("MULTI") + array("MULTI")
+     + array("SET", "tx4", "c") + array("EXEC") + array("GET", "tx4") + array("MULTI") + array("SET", "tx5", "d")
+     + array("NOSUCHCOMMAND") + array("EXEC") + array("GET", "tx5") + array("MULTI") + array("GET") + array("SET", "tx5", "e")
+     + array("EXEC") + array("GET", "tx5"), False),
+    ("errors at run time inside EXEC are each command's own", array("SET", "tx6", "abc") + array("MULTI")
+     + array("INCR", "tx6") + array("SET", "tx7", "1") + array("INCR", "tx7") + array("EXEC") + array("PING"), False),
     ("DECR and INCRBY keep the expiry time", array("SET", "ib9", "1", "EX", "1000") + array("DECR", "ib9")
      + array("INCRBY", "ib9", "10") + array("DECRBY", "ib9", "2") + array("TTL", "ib9") + array("GET", "ib9"), False),
     ("INCR keeps the expiry time", array("SET", "n3", "1", "EX", "1000") + array("INCR", "n3") + array("TTL", "n3"), False),
@@ -190,6 +203,12 @@ DIFFERENT = [
      b"-ERR Protocol error: too big request\r\n",
      "Redis has no limit on a request's size below client-query-buffer-limit (1 GB), which closes the "
      "connection without a reply."),
+    ("a transaction over our 4 MiB", array("MULTI") + array("SET", "txbig", b"v" * 1048576) * 5 + array("EXEC")
+     + array("GET", "txbig"), False,
+     b"+OK\r\n" + b"+QUEUED\r\n" * 3 + b"-ERR transaction too big: its commands are over the request limit\r\n" * 2
+     + b"-EXECABORT Transaction discarded because of previous errors.\r\n$-1\r\n",
+     "What MULTI queues counts as one request, within the same 4 MiB, so that a client cannot pin more "
+     "memory by queueing; Redis queues without a limit below client-query-buffer-limit."),
     ("a header of over 64 KiB starting with *", b"*" + b"1" * 70_000, False,
      b"-ERR Protocol error: too big inline request\r\n",
      "Redis says \"too big mbulk count string\": it names the line by its first byte, which coline's "
