@@ -57,7 +57,7 @@ bool read_value(std::string_view& bytes, int depth = 0)
     case '+':
         return true;
     case '-':
-        return line.starts_with("ERR ") || line.starts_with("OOM ");
+        return line.starts_with("ERR ") || line.starts_with("OOM ") || line.starts_with("EXECABORT ");
     case ':':
         return resp::parse_integer(line).has_value();
     case '$': {
@@ -93,6 +93,7 @@ void run_stream(std::string_view data, resp::request_limits limits, std::size_t 
     std::size_t pieces = 0;
     resp::request_parser parser(limits);
     resp::store store(max_memory, limits);
+    resp::transaction multi(limits); // MULTI ... EXEC, as the session runs them
     resp::reply reply;
     resp::time_ms now = 1'700'000'000'000;
     bool errored = false;
@@ -159,7 +160,8 @@ void run_stream(std::string_view data, resp::request_limits limits, std::size_t 
         }
         const std::size_t before = store.used_memory();
         reply.clear();
-        store.execute(args, now, reply);
+        if (!multi.handle(args, store, now, reply))
+            store.execute(args, now, reply);
         now += 37;
         if (before > max_memory)
             REQUIRE(store.used_memory() <= before); // over the bound, nothing is added
