@@ -8,7 +8,7 @@ set -uo pipefail
 server=$1 client=$2 readme_server=$3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/script_support.sh"
-requires nc awk
+requires nc awk /usr/bin/python3
 
 # 1. The tutorial's exchange, and both transcripts. Our programs print the
 # tutorial's lines (tests/expected/tutorial_*.txt, what the tutorial's PHP
@@ -128,8 +128,16 @@ start_readme_server() { # tries a few ports nothing listens on; sets pid and por
 if ! start_readme_server; then
     check "the README's server starts" false
 else
+    # A client that takes the greeting and resets the connection: its session
+    # ends with connection_reset, and the server serves on (it used to die of it).
+    within 10 /usr/bin/python3 -c '
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.recv(100)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()' "$port"
     printf 'SOME data\n' | within 10 nc -N 127.0.0.1 "$port" >"$work/readme_nc.out"
-    check "the README's server: nc gets Connect then Information received" \
+    check "the README's server: nc gets Connect then Information received (after a client that reset)" \
         same <(printf 'Connect\nInformation received\n') "$work/readme_nc.out"
     within 20 "$client" 127.0.0.1 "$port" >"$work/readme_client.out" 2>&1
     check "the README's server: our client prints the tutorial's lines" \

@@ -193,6 +193,22 @@ TEST_CASE("an exception reaches each completion token: use_future, a handler, us
         coline::spawn(io, fail_with("out of run"), asio::detached);
         CHECK_THROWS_WITH_AS(io.run_for(10s), "out of run", std::runtime_error);
     }
+    SUBCASE("detached: a peer's I/O error ends that task only, as in a server")
+    {
+        auto reset = []() -> coline::task<void> {
+            co_await asio::post(co_await asio::this_coro::executor, coline::use_task);
+            throw coline::system_error(asio::error::connection_reset, "coline::read_line");
+        };
+        bool after = false;
+        coline::spawn(io, reset(), asio::detached);
+        coline::spawn(io, [&after]() -> coline::task<void> {
+            co_await asio::post(co_await asio::this_coro::executor, coline::use_task);
+            co_await asio::post(co_await asio::this_coro::executor, coline::use_task);
+            after = true;
+        }, asio::detached);
+        CHECK_NOTHROW(io.run_for(10s));
+        CHECK(after); // the other task ran on
+    }
 }
 
 TEST_CASE("an asio::awaitable awaits a task's value through use_awaitable")

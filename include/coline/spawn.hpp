@@ -182,14 +182,21 @@ private:
     std::coroutine_handle<> root_;
 };
 
-// asio::detached would drop the exception: it leaves io_context::run()
-// instead, on the thread that finished the task.
+// asio::detached would drop every exception: here only a
+// coline::system_error is (the I/O errors of one peer); any other leaves
+// io_context::run(), on the thread that finished the task.
 struct rethrow_detached {
     template <class... Values>
     void operator()(std::exception_ptr error, Values&&...) const
     {
-        if (error)
+        if (!error)
+            return;
+        try {
             std::rethrow_exception(error);
+        } catch (const system_error&) {
+            // A peer went away or misbehaved: that task is over, nobody else
+            // is affected (as a server's session without on_handler_error).
+        }
     }
 };
 
@@ -223,9 +230,11 @@ struct initiate_spawn {
 ///     std::future<int> answer = coline::spawn(io, compute(), asio::use_future);
 ///     int n = co_await coline::spawn(executor, compute(), asio::use_awaitable); // in an asio::awaitable
 ///
-/// With `asio::detached`, an exception the task let out is rethrown from
-/// `io_context::run()` (Asio's `co_spawn` drops it); catch it in the task
-/// to go on serving. A handler with a cancellation slot
+/// With `asio::detached`, a `coline::system_error` the task let out (its
+/// peer went away, reset the connection, overran a time limit) ends that
+/// task quietly, as a server's session; any other exception is rethrown from
+/// `io_context::run()` (Asio's `co_spawn` drops them all): catch it in the
+/// task to go on serving. A handler with a cancellation slot
 /// (`asio::bind_cancellation_slot`) cancels the operation the task awaits
 /// when the slot's signal is emitted.
 template <class Executor, class T, class Token = asio::default_completion_token_t<Executor>>
