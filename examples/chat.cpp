@@ -2,7 +2,7 @@
 // "nick: text"; "/nick NAME" picks a nick. The room (nicks, notices, each
 // client's bounded outbox) is in chat_room.hpp; this file moves its lines.
 //
-//   chat [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)
+//   (usage: `usage` below, which --help prints)
 #include "chat_room.hpp"
 #include "command_line.hpp"
 
@@ -11,6 +11,9 @@
 #include <fmt/core.h>
 
 #include <string>
+
+// What --help prints.
+constexpr std::string_view usage = "usage: chat [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)\n";
 
 // The room wakes a member by cancelling its timer, which never expires.
 coline::task<void> wait(asio::steady_timer& wakeup)
@@ -82,6 +85,8 @@ coline::task<void> session(coline::connection& conn, chat_room& room)
 
 int main(int argc, char* argv[])
 try {
+    if (asked_for_help(argc, argv, usage))
+        return 0;
     std::string host = "127.0.0.1", port = "10008";
     for (int i = 1, positional = 0; i < argc; ++i)
         host_or_port(argv[i], positional, host, port);

@@ -1,7 +1,9 @@
 // The tutorial's client: reads the greeting, sends "SOME data" (or the given
 // lines) and prints the server's answer to each.
 //
-//   client [host] [port] [line...]     (default 127.0.0.1 10008 "SOME data")
+//   (usage: `usage` below, which --help prints)
+#include "command_line.hpp"
+
 #include <coline/coline.hpp>
 
 #include <fmt/core.h>
@@ -9,6 +11,9 @@
 #include <cctype>
 #include <string>
 #include <vector>
+
+// What --help prints.
+constexpr std::string_view usage = "usage: client [host] [port] [line...]     (default 127.0.0.1 10008 \"SOME data\")\n";
 
 using namespace std::chrono_literals;
 
@@ -47,6 +52,8 @@ coline::task<int> client(std::string host, std::string port, std::vector<std::st
 
 int main(int argc, char* argv[])
 {
+    if (asked_for_help(argc, argv, usage))
+        return 0;
     std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     std::string port = argc > 2 ? argv[2] : "10008";
     std::vector<std::string> lines(argv + std::min(argc, 3), argv + argc);

@@ -5,9 +5,25 @@
 #include <coline/connection.hpp> // before any Asio header: see docs/design.md, Compilers
 
 #include <charconv>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+
+// `--help` (or `-h`) among the arguments: prints `usage` to stdout and says
+// so, for main to return 0.
+inline bool asked_for_help(int argc, char* argv[], std::string_view usage)
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fwrite(usage.data(), 1, usage.size(), stdout);
+            return true;
+        }
+    }
+    return false;
+}
 
 // A whole number from `least` to `most`; `what` names it in the error.
 inline unsigned long number_argument(const std::string& text, unsigned long least, unsigned long most, const char* what)

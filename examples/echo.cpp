@@ -1,6 +1,6 @@
 // An echo server: sends every line back to the client that sent it.
 //
-//   echo [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)
+//   (usage: `usage` below, which --help prints)
 #include "command_line.hpp"
 
 #include <coline/coline.hpp>
@@ -8,6 +8,9 @@
 #include <fmt/core.h>
 
 #include <string>
+
+// What --help prints.
+constexpr std::string_view usage = "usage: echo [host] [port]     (default 127.0.0.1 10008; port 0: the kernel picks one)\n";
 
 coline::task<void> session(coline::connection& conn)
 {
@@ -18,6 +21,8 @@ coline::task<void> session(coline::connection& conn)
 
 int main(int argc, char* argv[])
 try {
+    if (asked_for_help(argc, argv, usage))
+        return 0;
     std::string host = "127.0.0.1", port = "10008";
     for (int i = 1, positional = 0; i < argc; ++i)
         host_or_port(argv[i], positional, host, port);

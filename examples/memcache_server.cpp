@@ -7,8 +7,7 @@
 //   delete, incr, decr, touch   DELETED, <number>, TOUCHED, NOT_FOUND
 //   flush_all [delay], version, verbosity, stats, quit; noreply where memcached takes it
 //
-//   memcache_server [host] [port] [-m MEGABYTES] [--max-clients N]
-//       (default 127.0.0.1 11211, 64 MiB, 1024 clients; port 0: the kernel picks one)
+//   (usage: `usage` below, which --help prints)
 //
 // Memory is bounded: a value may have 1 MiB (a longer one: SERVER_ERROR
 // object too large for cache, its data skipped unread); items, and values
@@ -41,6 +40,10 @@
 #include <utility>
 
 #include <unistd.h>
+
+// What --help prints.
+constexpr std::string_view usage = "usage: memcache_server [host] [port] [-m MEGABYTES] [--max-clients N]\n"
+                                   "           (default 127.0.0.1 11211, 64 MiB, 1024 clients; port 0: the kernel picks one)\n";
 
 constexpr std::size_t item_limit = 1024 * 1024; // memcached's default (-I 1m)
 // The protocol level we speak (memcached's, without its meta commands); memccapable reads it.
@@ -302,6 +305,8 @@ coline::task<void> session(coline::connection& conn)
 
 int main(int argc, char* argv[])
 try {
+    if (asked_for_help(argc, argv, usage))
+        return 0;
     std::string host = "127.0.0.1", port = "11211";
     unsigned long megabytes = 64;
     coline::server_options options;

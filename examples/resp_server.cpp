@@ -3,7 +3,7 @@
 // replies and error texts. The protocol and the store are in resp_protocol.hpp;
 // this file reads requests from the connection and sends the replies.
 //
-//   resp_server [host] [port] [--maxmemory BYTES]   (default 127.0.0.1 6379, 64 MiB; port 0: the kernel picks one)
+//   (usage: `usage` below, which --help prints)
 //
 // Commands: PING, ECHO, SET (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL), GET,
 // DEL, EXISTS, INCR, INCRBY, DECR, DECRBY, MGET, MSET, TTL, PTTL, DBSIZE, QUIT, COMMAND (COUNT,
@@ -37,6 +37,9 @@
 #include <string_view>
 #include <system_error>
 #include <tuple>
+
+// What --help prints.
+constexpr std::string_view usage = "usage: resp_server [host] [port] [--maxmemory BYTES]   (default 127.0.0.1 6379, 64 MiB; port 0: the kernel picks one)\n";
 
 const resp::request_limits limits; // resp_protocol.hpp has their values
 resp::store store;
@@ -117,6 +120,8 @@ coline::task<void> session(coline::connection& conn)
 
 int main(int argc, char* argv[])
 try {
+    if (asked_for_help(argc, argv, usage))
+        return 0;
     std::string host = "127.0.0.1", port = "6379";
     std::size_t max_memory = 64 * 1024 * 1024;
     for (int i = 1, positional = 0; i < argc; ++i) {

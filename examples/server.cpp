@@ -2,8 +2,7 @@
 // line with "Information received", serving all clients at once, over TCP or
 // on a Unix socket.
 //
-//   server [host] [port] [--max-clients N] [--threads N] [--quiet]    (default 127.0.0.1 10008)
-//   server --unix PATH [--max-clients N] [--quiet]
+//   (usage: `usage` below, which --help prints)
 #include "command_line.hpp"
 
 #include <coline/coline.hpp>
@@ -14,6 +13,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+
+// What --help prints.
+constexpr std::string_view usage = "usage: server [host] [port] [--max-clients N] [--threads N] [--quiet]    (default 127.0.0.1 10008)\n"
+                                   "       server --unix PATH [--max-clients N] [--quiet]\n";
 
 bool quiet = false;
 
@@ -69,6 +72,8 @@ bool remove_stale_socket(const std::string& path)
 
 int main(int argc, char* argv[])
 try {
+    if (asked_for_help(argc, argv, usage))
+        return 0;
     std::string host = "127.0.0.1", port = "10008", unix_path;
     std::size_t threads = 1;
     coline::server_options options;

@@ -1,7 +1,9 @@
 // The tutorial's client over TLS: checks the server's certificate, reads the
 // greeting, sends "SOME data" (or the given lines) and prints each answer.
 //
-//   tls_client HOST PORT CA.pem [line...]
+//   (usage: `usage` below, which --help prints)
+#include "command_line.hpp"
+
 #include <coline/coline.hpp>
 #include <coline/tls.hpp>
 
@@ -9,6 +11,9 @@
 
 #include <string>
 #include <vector>
+
+// What --help prints.
+constexpr std::string_view usage = "usage: tls_client HOST PORT CA.pem [line...]\n";
 
 using namespace std::chrono_literals;
 
@@ -35,8 +40,10 @@ coline::task<int> client(std::string host, std::string port, asio::ssl::context&
 
 int main(int argc, char* argv[])
 {
+    if (asked_for_help(argc, argv, usage))
+        return 0;
     if (argc < 4) {
-        fmt::print(stderr, "usage: tls_client HOST PORT CA.pem [line...]\n");
+        fmt::print(stderr, "{}", usage);
         return 2;
     }
     std::vector<std::string> lines(argv + 4, argv + argc);

@@ -1,7 +1,7 @@
 // The tutorial's server over TLS: greets each client with "Connect" and
 // answers every line with "Information received".
 //
-//   tls_server HOST PORT CERT.pem KEY.pem [--max-clients N]
+//   (usage: `usage` below, which --help prints)
 //
 // A throwaway certificate for trying it out: see examples/README.md.
 #include "command_line.hpp"
@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+// What --help prints.
+constexpr std::string_view usage = "usage: tls_server HOST PORT CERT.pem KEY.pem [--max-clients N]\n";
+
 // The server has done the handshake already: a client that never completes one holds up no one else.
 coline::task<void> session(coline::tls_connection& conn)
 {
@@ -28,6 +31,8 @@ coline::task<void> session(coline::tls_connection& conn)
 
 int main(int argc, char* argv[])
 try {
+    if (asked_for_help(argc, argv, usage))
+        return 0;
     std::vector<std::string> args;
     coline::server_options options;
     for (int i = 1; i < argc; ++i) {
@@ -37,7 +42,7 @@ try {
             args.push_back(argv[i]);
     }
     if (args.size() != 4) {
-        fmt::print(stderr, "usage: tls_server HOST PORT CERT.pem KEY.pem [--max-clients N]\n");
+        fmt::print(stderr, "{}", usage);
         return 2;
     }
     asio::ssl::context tls(asio::ssl::context::tls_server);

@@ -6,6 +6,8 @@ set -uo pipefail
 echo_server=$1 chat=$2
 source "$(dirname "$0")/script_support.sh"
 requires nc head tr seq
+check "echo --help prints its usage" prints_usage "$echo_server" echo
+check "chat --help prints its usage" prints_usage "$chat" chat
 
 reads_to_end() { within 30 cat <&"$1" >/dev/null; } # fd: within 30 s
 

@@ -9,6 +9,8 @@ server=$1 client=$2 readme_server=$3
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/script_support.sh"
 requires nc awk /usr/bin/python3
+check "server --help prints its usage" prints_usage "$server" server
+check "client --help prints its usage" prints_usage "$client" client
 
 # 1. The tutorial's exchange, and both transcripts. Our programs print the
 # tutorial's lines (tests/expected/tutorial_*.txt, what the tutorial's PHP

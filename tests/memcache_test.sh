@@ -9,6 +9,7 @@ server=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/script_support.sh"
 requires nc memcached memccapable python3 /usr/bin/python3
+check "memcache_server --help prints its usage" prints_usage "$server" memcache_server
 /usr/bin/python3 -c 'import pymemcache' 2>/dev/null || skip "pymemcache is not installed (python3-pymemcache)"
 
 stops_on_sigterm() { # pid

@@ -7,6 +7,7 @@ set -uo pipefail
 server=$1
 here=$(dirname "$0")
 source "$here/script_support.sh"
+check "resp_server --help prints its usage" prints_usage "$server" resp_server
 python=/usr/bin/python3
 requires redis-server redis-cli redis-benchmark nc tr head "$python"
 

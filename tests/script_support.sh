@@ -45,6 +45,11 @@ check() { # name, then a command that must succeed
     if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
 }
 not() { ! "$@"; }
+# Whether `PROGRAM --help` exits 0 and prints its usage, which begins "usage: NAME".
+prints_usage() { # program, name
+    local out
+    out=$(within 10 "$1" --help) && [[ "$out" == "usage: $2 "* ]] || { echo "$2 --help: '$out'" >&2; return 1; }
+}
 same() { diff -u "$1" "$2" >&2; }
 contains() { grep -qF -- "$2" "$1" || { echo "no '$2' in: $(cat "$1")" >&2; return 1; }; }
 

@@ -6,6 +6,8 @@ set -uo pipefail
 server=$1 client=$2
 source "$(dirname "$0")/script_support.sh"
 requires openssl nc mkfifo
+check "tls_server --help prints its usage" prints_usage "$server" tls_server
+check "tls_client --help prints its usage" prints_usage "$client" tls_client
 
 certificate() { # name, subjectAltName
     within 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
