@@ -155,6 +155,20 @@ TEST_CASE("run: a task waiting for something that can never happen is a logic_er
     CHECK(std::chrono::steady_clock::now() - start < 5s); // at once, not at the limit
 }
 
+TEST_CASE("session_driver sends what a handler kept when it returns at once, before the close")
+{
+    // "BYE" is kept (the next request is buffered whole), and the handler
+    // returns in the same turn: only the end of the session can send it.
+    testing::session_driver client([](coline::connection& conn) -> coline::task<void> {
+        co_await coline::read_line(conn);
+        co_await coline::write_line(conn, "BYE");
+    });
+    client.write("QUIT\nmore\n");
+    CHECK(client.read_line() == "BYE");
+    CHECK(client.read_line() == std::nullopt);
+    client.finish();
+}
+
 TEST_CASE("session_driver ends a session as the server does: kept answers flushed, then a lingering close")
 {
     bool waiting = false;

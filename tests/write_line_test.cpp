@@ -126,6 +126,19 @@ TEST_CASE("a write to a peer that has gone ends with the stream's error, and so 
     CHECK(again == ec);
 }
 
+TEST_CASE("after a failed send, a later write fails alike, even when the stream would take it again")
+{
+    asio::io_context io;
+    auto conn = scripted(io, {}, sent_at_once());
+    conn.stream().fail_writes_with(asio::error::broken_pipe);
+    auto [first] = run(io, coline::write_line(conn, coline::as_tuple, "lost"));
+    CHECK(first == asio::error::broken_pipe);
+    conn.stream().fail_writes_with({}); // the stream would take bytes again
+    auto [again] = run(io, coline::write_line(conn, coline::as_tuple, "after"));
+    CHECK(again == asio::error::broken_pipe);
+    CHECK(conn.stream().written().empty()); // nobody knows what the peer got: nothing more goes out
+}
+
 TEST_CASE("a connection can read and write at the same time from two coroutines" * doctest::timeout(10))
 {
     asio::io_context io;
