@@ -42,8 +42,8 @@
 #include <unistd.h>
 
 // What --help prints.
-constexpr std::string_view usage = "usage: memcache_server [host] [port] [-m MEGABYTES] [--max-clients N]\n"
-                                   "           (default 127.0.0.1 11211, 64 MiB, 1024 clients; port 0: the kernel picks one)\n";
+constexpr std::string_view usage = "usage: memcache_server [host] [port] [-m MEGABYTES] [--max-clients N] [--request-timeout SECONDS]\n"
+                                   "           (default 127.0.0.1 11211, 64 MiB, 1024 clients, 60 s; port 0: the kernel picks one)\n";
 
 constexpr std::size_t item_limit = 1024 * 1024; // memcached's default (-I 1m)
 // The protocol level we speak (memcached's, without its meta commands); memccapable reads it.
@@ -258,8 +258,9 @@ coline::task<bool> execute(coline::connection& conn, std::string_view line)
 }
 
 // Reads throw coline::system_error when the client breaks off in a line or a
-// block, goes silent for 5 minutes (the server's read_timeout) or goes away;
-// the server then closes that client, and only that one.
+// block, goes silent for 5 minutes (the server's read_timeout), takes more
+// than a minute over one command and its data (request_timeout) or goes
+// away; the server then closes that client, and only that one.
 coline::task<void> session(coline::connection& conn)
 {
     std::string held; // a command line that arrived in pieces
@@ -269,10 +270,12 @@ coline::task<void> session(coline::connection& conn)
     bool first = true;
     const auto binary = [&first](std::string_view start) { return std::exchange(first, false) && start.starts_with('\x80'); };
     for (;;) {
+        conn.end_request();
         // Most command lines are short and whole in the buffer: this does not suspend for them.
         auto part = co_await coline::read_line_part(conn);
         if (!part)
             co_return; // the client ended the stream between commands
+        conn.begin_request(); // the rest of the line and its data block, within one time limit
         if (binary(part->text))
             break;
         std::string_view line = part->text;
@@ -318,6 +321,8 @@ try {
             megabytes = number_argument(argv[++i], 2, 1024 * 1024, "memory limit in megabytes");
         else if (arg == "--max-clients" && i + 1 < argc)
             options.max_clients = number_argument(argv[++i], 1, 1'000'000, "client count");
+        else if (arg == "--request-timeout" && i + 1 < argc)
+            options.connection.request_timeout = std::chrono::seconds{number_argument(argv[++i], 1, 86'400, "seconds")};
         else
             host_or_port(arg, positional, host, port);
     }

@@ -14,7 +14,8 @@
 // checked before anything is allocated for it:
 //   a bulk string: 1 MiB [proto-max-bulk-len 512 MB]; a command: 1 Mi arguments
 //   [2^31 - 1], 4 MiB in all [none]; an inline command or header line: 64 KiB
-//   [the same]; 1000 clients [10 000]; an idle client: 5 minutes [never];
+//   [the same]; 1000 clients [10 000]; an idle client: 5 minutes [never]; a
+//   request, from its first line to its last byte: 60 s [never];
 //   the store: --maxmemory, then writes get -OOM until keys go (Redis's
 //   maxmemory with maxmemory-policy noeviction: a write may take it over by
 //   one command's worth). So memory stays within the store's bound plus, per
@@ -39,7 +40,8 @@
 #include <tuple>
 
 // What --help prints.
-constexpr std::string_view usage = "usage: resp_server [host] [port] [--maxmemory BYTES]   (default 127.0.0.1 6379, 64 MiB; port 0: the kernel picks one)\n";
+constexpr std::string_view usage = "usage: resp_server [host] [port] [--maxmemory BYTES] [--request-timeout SECONDS]\n"
+                                   "           (default 127.0.0.1 6379, 64 MiB, 60 s; port 0: the kernel picks one)\n";
 
 const resp::request_limits limits; // resp_protocol.hpp has their values
 resp::store store;
@@ -93,6 +95,11 @@ coline::task<void> session(coline::connection& conn)
             status = parser.on_bulk(bytes);
         }
 
+        // A request of many parts is read within one time limit, not one per part.
+        if (status == resp::status::more)
+            conn.begin_request(); // (again and again: only the first call counts)
+        else
+            conn.end_request();
         if (status == resp::status::error) {
             co_await coline::write_line(conn, "-ERR {}", parser.error());
             co_return; // the server sends the replies kept so far, this one last, and closes
@@ -124,16 +131,18 @@ try {
         return 0;
     std::string host = "127.0.0.1", port = "6379";
     std::size_t max_memory = 64 * 1024 * 1024;
+    coline::server_options options;
     for (int i = 1, positional = 0; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--maxmemory" && i + 1 < argc)
             max_memory = number_argument(argv[++i], 1, 1ul << 40, "memory size in bytes");
+        else if (arg == "--request-timeout" && i + 1 < argc)
+            options.connection.request_timeout = std::chrono::seconds{number_argument(argv[++i], 1, 86'400, "seconds")};
         else
             host_or_port(arg, positional, host, port);
     }
     store = resp::store(max_memory, limits);
 
-    coline::server_options options;
     options.max_clients = 1000; // each may hold a request of up to limits.max_request
     options.connection.max_line_length = limits.max_line;
     options.connection.newline = coline::line_ending::crlf; // write_line ends lines as RESP does

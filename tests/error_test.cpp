@@ -12,8 +12,11 @@ TEST_CASE("coline's errors have their own category, messages and portable condit
     CHECK(std::error_code(error::newline_in_line) == std::errc::invalid_argument);
     CHECK(std::error_code(error::input_before_tls) == std::errc::protocol_error);
     CHECK(std::error_code(error::partial_line) != std::errc::timed_out);
+    CHECK(std::error_code(error::concurrent_read) == std::errc::operation_in_progress);
+    CHECK(std::error_code(error::wrong_executor) == std::errc::invalid_argument);
     for (auto e : {error::line_too_long, error::partial_line, error::timeout, error::newline_in_line,
-                   error::input_before_tls}) {
+                   error::input_before_tls, error::block_too_large, error::partial_block, error::concurrent_read,
+                   error::wrong_executor}) {
         const std::error_code ec = e;
         CHECK(ec);
         CHECK(ec.message() != "unknown coline error");

@@ -146,3 +146,85 @@ TEST_CASE("write_line with temporary text and arguments, read_line, spawned befo
                           "an argument in a buffer the caller overwrites|7",
                       });
 }
+
+// Misuse that coline reports instead of corrupting memory.
+
+TEST_CASE("a second read while one waits fails with error::concurrent_read, and the first goes on unharmed"
+          * doctest::timeout(20))
+{
+    asio::io_context io;
+    coline::connection_options options;
+    options.max_line_length = 400'000;
+    auto [conn, peer] = make_tcp_pair(io, options);
+    std::optional<std::string> first;
+    coline::spawn(io, [&]() -> coline::task<void> {
+        auto line = co_await coline::read_line(conn);
+        first = line ? std::optional<std::string>(*line) : std::nullopt;
+    }, asio::detached);
+    io.poll(); // the first read is waiting now
+    io.restart();
+    {
+        auto [ec, line] = run(io, coline::read_line(conn, coline::as_tuple));
+        CHECK(ec == coline::error::concurrent_read);
+        CHECK_FALSE(line);
+    }
+    {
+        auto [ec, bytes] = run(io, coline::read_exactly(conn, 10, coline::as_tuple));
+        CHECK(ec == coline::error::concurrent_read);
+    }
+    {
+        std::string into(10, '\0');
+        auto [ec, n] = run(io, coline::read_exactly(conn, std::span<char>(into), coline::as_tuple));
+        CHECK(ec == coline::error::concurrent_read);
+        CHECK(n == 0);
+    }
+    {
+        auto [ec, bytes] = run(io, coline::read_some(conn, 10, coline::as_tuple));
+        CHECK(ec == coline::error::concurrent_read);
+    }
+    try {
+        run(io, coline::read_line_part(conn));
+        FAIL("a second read_line_part returned");
+    } catch (const coline::system_error& e) {
+        CHECK(e.code() == coline::error::concurrent_read);
+    }
+    // A long line in pieces (where a second reader used to overflow the input buffer), then a short one.
+    const std::string long_line(300'000, 'a');
+    asio::write(peer, asio::buffer(long_line + "\nnext\n"));
+    CHECK(run_until(io, [&] { return first.has_value(); }));
+    REQUIRE(first);
+    CHECK(*first == long_line);
+    CHECK(run(io, coline::read_line(conn)) == "next"); // one at a time is fine again
+}
+
+TEST_CASE("an operation awaited on another io_context than its connection's fails with error::wrong_executor"
+          * doctest::timeout(20))
+{
+    asio::io_context io;
+    asio::io_context other;
+    auto [conn, peer] = make_tcp_pair(io);
+    SUBCASE("a read that would wait, and in a debug build one the buffer serves too")
+    {
+        auto [ec, line] = run(other, coline::read_line(conn, coline::as_tuple));
+        CHECK(ec == coline::error::wrong_executor);
+        asio::write(peer, asio::buffer(std::string_view("line\n")));
+        if (coline::detail::check_every_operation) {
+            CHECK(run(io, coline::read_exactly(conn, 1)) == "l"); // now buffered: "ine\n"
+            auto [buffered_ec, rest] = run(other, coline::read_line(conn, coline::as_tuple));
+            CHECK(buffered_ec == coline::error::wrong_executor);
+            CHECK(run(io, coline::read_line(conn)) == "ine"); // nothing was taken
+        } else {
+            CHECK(run(io, coline::read_line(conn)) == "line");
+        }
+    }
+    SUBCASE("a write fails, sends nothing, and every later write fails alike")
+    {
+        conn.options().coalesce_writes = false; // (a write that waits, in every build)
+        auto [ec] = run(other, coline::write_line(conn, coline::as_tuple, "misplaced"));
+        CHECK(ec == coline::error::wrong_executor);
+        auto [later] = run(io, coline::write_line(conn, coline::as_tuple, "later"));
+        CHECK(later == coline::error::wrong_executor);
+        coline::error_code ignored;
+        CHECK(peer.available(ignored) == 0);
+    }
+}

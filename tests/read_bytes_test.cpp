@@ -493,3 +493,113 @@ TEST_CASE("a session served from the buffer takes no turns of the executor: 10,0
     CHECK(answered == lines);
     CHECK(turns < 100); // the spawn, each receive and send (a few kilobytes each), the end: not one per line
 }
+
+namespace {
+
+// Sends `piece` to the peer every `every`, `count` times (a client that
+// dribbles a request: each piece well within any per-read limit).
+coline::task<void> dribble(tcp::socket& peer, std::string piece, std::chrono::milliseconds every, int count)
+{
+    asio::steady_timer timer(peer.get_executor());
+    for (int i = 0; i < count; ++i) {
+        timer.expires_after(every);
+        co_await timer.async_wait(coline::use_task);
+        co_await asio::async_write(peer, asio::buffer(piece), coline::use_task);
+    }
+}
+
+using clock_type = std::chrono::steady_clock;
+
+} // namespace
+
+TEST_CASE("begin_request: a request dribbled a line at a time ends at its limit, each line within read_timeout"
+          * doctest::timeout(30))
+{
+    asio::io_context io;
+    coline::connection_options options;
+    options.read_timeout = 3s;
+    options.request_timeout = 400ms;
+    auto [conn, peer] = make_tcp_pair(io, options);
+    // 200 lines 20 ms apart: 4 s in all, past the request's limit and past read_timeout.
+    coline::spawn(io, dribble(peer, "argument\n", 20ms, 200), asio::detached);
+
+    auto session = [](coline::connection& conn) -> coline::task<std::tuple<coline::error_code, int, clock_type::duration>> {
+        co_await coline::read_line(conn); // the request's first line: read_timeout alone
+        const auto begun = clock_type::now();
+        int lines = 1;
+        for (;;) {
+            conn.begin_request(); // as a parser calls it after each piece: the first call counts
+            auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+            if (ec || !line)
+                co_return std::tuple{ec, lines, clock_type::now() - begun};
+            ++lines;
+        }
+    };
+    auto [ec, lines, took] = run(io, session(conn), 20s);
+    CHECK(ec == error::timeout);
+    CHECK(lines > 3);          // lines went on arriving and being read
+    CHECK(took >= 350ms);      // not before the limit (its clock starts at the first read that waits)
+    CHECK(took < 2500ms);      // the request's limit, not read_timeout or the peer's 4 s
+    CHECK_FALSE(conn.at_end()); // the peer was still sending
+
+    SUBCASE("after end_request, reads have only their own limits again")
+    {
+        conn.end_request();
+        auto later = run(io, coline::read_line(conn), 20s);
+        REQUIRE(later);
+        CHECK(later->starts_with("argument"));
+    }
+}
+
+TEST_CASE("begin_request bounds read_exactly (both forms), read_some and read_line_part fed a byte at a time"
+          * doctest::timeout(30))
+{
+    asio::io_context io;
+    coline::connection_options options;
+    options.read_timeout = 3s;
+    auto [conn, peer] = make_tcp_pair(io, options);
+    coline::spawn(io, dribble(peer, "x", 20ms, 200), asio::detached);
+    std::string into(1000, '\0');
+    auto read_one = [&](int kind) -> coline::task<coline::error_code> {
+        conn.begin_request(300ms);
+        for (int i = 0; i < 1000; ++i) { // (a bound: one piece per byte at most)
+            coline::error_code ec;
+            if (kind == 0) {
+                std::tie(ec, std::ignore) = co_await coline::read_exactly(conn, 1000, coline::as_tuple);
+            } else if (kind == 1) {
+                std::tie(ec, std::ignore) = co_await coline::read_exactly(conn, std::span<char>(into), coline::as_tuple);
+            } else if (kind == 2) {
+                std::tie(ec, std::ignore) = co_await coline::read_some(conn, 1000, coline::as_tuple);
+            } else {
+                std::tie(ec, std::ignore) = co_await coline::read_line_part(conn, coline::as_tuple);
+            }
+            if (ec)
+                co_return ec;
+        }
+        co_return coline::error_code{};
+    };
+    for (int kind = 0; kind < 4; ++kind) {
+        CAPTURE(kind);
+        const auto started = clock_type::now();
+        CHECK(run(io, read_one(kind), 20s) == error::timeout);
+        CHECK(clock_type::now() - started < 2500ms);
+        conn.end_request();
+    }
+}
+
+TEST_CASE("a read the buffer serves is not timed by the request, and after end_request a slow line is read"
+          * doctest::timeout(30))
+{
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    asio::write(peer, asio::buffer(std::string_view("*2\r\n$3\r\nG")));
+    CHECK(run(io, coline::read_line(conn)) == "*2");
+    conn.begin_request(1ms);
+    auto [ec, bytes] = run(io, coline::read_exactly(conn, 5, coline::as_tuple));
+    CHECK_FALSE(ec);
+    CHECK(bytes == "$3\r\nG");
+    conn.end_request();
+    // The rest comes 50 ms later, long after the request's 1 ms: read, as the request is over.
+    coline::spawn(io, dribble(peer, "ET\r\n", 50ms, 1), asio::detached);
+    CHECK(run(io, coline::read_line(conn, 5s)) == "ET");
+}

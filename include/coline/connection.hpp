@@ -72,6 +72,9 @@ struct connection_options {
     line_ending newline = line_ending::lf;
     /// Default time limit of each `read_line` (from its call until a whole line arrived).
     duration read_timeout = no_timeout;
+    /// Default time limit of a request made of several reads, between
+    /// `begin_request()` and `end_request()` (see there).
+    duration request_timeout = no_timeout;
     /// Default time limit of each `write_line` (until the kernel took the whole line).
     duration write_timeout = no_timeout;
     /// Everything written while handling one request leaves in one send, and
@@ -188,6 +191,33 @@ public:
     /// Whether stop_reading() was called.
     bool reading_stopped() const noexcept { return reading_stopped_; }
 
+    /// A time limit for a whole request made of several reads (a RESP
+    /// command's bulk strings, a memcached value after its command, a long
+    /// line read in pieces), which each read's own limit cannot give: a peer
+    /// that dribbles one line every minute never breaks a `read_timeout` of
+    /// five. Until `end_request()`, every read also ends with error::timeout
+    /// once `options().request_timeout` (or `limit`) has passed since the
+    /// first of them that had to wait; reads that the buffer serves at once
+    /// are not timed, so a request that arrived whole costs no clock reading.
+    /// Calling it while a request is under way changes nothing.
+    ///
+    ///     auto header = co_await coline::read_line(conn); // read_timeout: the idle limit
+    ///     conn.begin_request();                           // the rest of this request, in all
+    ///     auto value = co_await coline::read_exactly(conn, length);
+    ///     conn.end_request();
+    void begin_request() noexcept { begin_request(options_.request_timeout); }
+    /// `begin_request` with a time limit of its own for this request.
+    void begin_request(duration limit) noexcept
+    {
+        if (!request_begun_) {
+            request_begun_ = true;
+            request_limit_ = limit;
+            request_due_ = no_due_time;
+        }
+    }
+    /// Ends the request's time limit: the next reads have only their own.
+    void end_request() noexcept { request_begun_ = false; }
+
     /// Closes the stream at once; operations in progress end with
     /// `asio::error::operation_aborted`. Closing twice is harmless.
     void close() noexcept
@@ -212,6 +242,12 @@ private:
                                                   executor_type>;
     std::unique_ptr<turn_timer> write_turn_;
     bool reading_ = false; // a read is waiting for input
+    bool read_claimed_ = false; // a read that could not finish at once is under way (one at a time)
+    // begin_request(): the limit, and its due time once a read had to wait.
+    static constexpr auto no_due_time = std::chrono::steady_clock::time_point::min();
+    bool request_begun_ = false;
+    duration request_limit_ = no_timeout;
+    std::chrono::steady_clock::time_point request_due_ = no_due_time;
     bool received_since_yield_ = false; // bytes came without a wait since the executor last ran others
     std::size_t output_hint_ = 0;       // the output buffer's size before the last release
     bool writing_ = false; // sending_ is being written
@@ -303,6 +339,26 @@ struct connection_access {
     static bool& reading(basic_connection<Stream>& c) noexcept { return c.reading_; }
     template <class Stream>
     static bool& received_since_yield(basic_connection<Stream>& c) noexcept { return c.received_since_yield_; }
+    template <class Stream>
+    static bool& read_claimed(basic_connection<Stream>& c) noexcept { return c.read_claimed_; }
+    /// When the request under way (begin_request) must be read by: its clock
+    /// starts at the first read that waits. The latest time point without one.
+    template <class Stream>
+    static std::chrono::steady_clock::time_point request_due(basic_connection<Stream>& c)
+    {
+        if (!c.request_begun_ || c.request_limit_ == no_timeout)
+            return std::chrono::steady_clock::time_point::max();
+        if (c.request_due_ == c.no_due_time)
+            c.request_due_ = time_after(c.request_limit_);
+        return c.request_due_;
+    }
+    /// Nothing more is sent on the connection: every later write fails with `ec`.
+    template <class Stream>
+    static void fail_writes(basic_connection<Stream>& c, error_code ec) noexcept
+    {
+        c.write_failed_ = ec;
+        c.output_.clear();
+    }
     /// The output buffer, at the size the last burst needed when it starts empty.
     template <class Stream>
     static std::string& output_to_fill(basic_connection<Stream>& c)
@@ -621,6 +677,10 @@ basic_connection<Stream>& basic_connection<Stream>::operator=(basic_connection&&
     write_deadline_ = std::move(other.write_deadline_);
     write_turn_ = std::move(other.write_turn_);
     reading_ = std::exchange(other.reading_, false);
+    read_claimed_ = std::exchange(other.read_claimed_, false);
+    request_begun_ = std::exchange(other.request_begun_, false);
+    request_limit_ = other.request_limit_;
+    request_due_ = other.request_due_;
     received_since_yield_ = std::exchange(other.received_since_yield_, false);
     output_hint_ = std::exchange(other.output_hint_, 0);
     writing_ = std::exchange(other.writing_, false);

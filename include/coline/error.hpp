@@ -41,6 +41,14 @@ enum class error {
     /// The peer closed the connection before `read_exactly` had all its
     /// bytes. Those that arrived stay readable in `connection::buffered()`.
     partial_block,
+    /// A read was started while another read on the same connection was in
+    /// progress (one reader at a time); the other read goes on, unharmed.
+    concurrent_read,
+    /// The operation was awaited from a coroutine that runs on another
+    /// execution context than its connection (a session spawned on another
+    /// `io_context` than its socket's); nothing was read or sent. Checked
+    /// whenever an operation waits, and in debug builds on every operation.
+    wrong_executor,
 };
 
 #if defined(COLINE_USE_BOOST_ASIO)
@@ -73,6 +81,8 @@ public:
         case error::input_before_tls: return "bytes received in clear before the TLS handshake";
         case error::block_too_large: return "block larger than the connection's limit";
         case error::partial_block: return "peer closed the connection in the middle of a block";
+        case error::concurrent_read: return "another read is in progress on this connection";
+        case error::wrong_executor: return "operation awaited on another execution context than its connection's";
         }
         return "unknown coline error";
     }
@@ -85,6 +95,8 @@ public:
         case error::newline_in_line: return std::errc::invalid_argument;
         case error::input_before_tls: return std::errc::protocol_error;
         case error::block_too_large: return std::errc::message_size;
+        case error::concurrent_read: return std::errc::operation_in_progress;
+        case error::wrong_executor: return std::errc::invalid_argument;
         default: return {value, *this};
         }
     }

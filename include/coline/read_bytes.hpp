@@ -58,6 +58,9 @@ task<result<Style, std::size_t>> read_into_rest(basic_connection<Stream>& conn, 
                                                 duration timeout, std::size_t filled)
 {
     using access = connection_access;
+    if (const error_code refused = read_refused(conn, true))
+        co_return complete<Style>(refused, filled, "coline::read_exactly");
+    read_claim claim(conn);
     auto& input = access::input(conn);
     error_code ec;
     chain_cancellation parent = co_await this_chain;
@@ -118,16 +121,19 @@ struct read_into_operation {
     std::span<char> into;
     duration timeout;
     std::size_t filled = 0;
+    error_code refused{};
 
     bool ready()
     {
+        if ((refused = read_refused(conn, false)))
+            return true;
         const std::string_view buffered = connection_access::input(conn).take_some(into.size());
         if (!buffered.empty())
             std::memcpy(into.data(), buffered.data(), buffered.size());
         filled = buffered.size();
         return filled == into.size();
     }
-    result_type ready_result() { return complete<Style>({}, filled, "coline::read_exactly"); }
+    result_type ready_result() { return complete<Style>(refused, filled, "coline::read_exactly"); }
     task<result_type> rest() { return read_into_rest<Style>(conn, into, timeout, filled); }
 };
 

@@ -147,6 +147,7 @@ public:
             frame_.destroy();
     }
     std::coroutine_handle<> release() noexcept { return std::exchange(frame_, {}); }
+    task_context* chain() const noexcept { return &frame_.promise().chain; }
 
 private:
     // `co_await own_promise{}`: the coroutine's own promise, without suspending.
@@ -168,18 +169,19 @@ private:
 // or destroys it unrun with the executor's queue.
 class root_start {
 public:
-    explicit root_start(std::coroutine_handle<> root) noexcept : root_(root) {}
-    root_start(root_start&& other) noexcept : root_(std::exchange(other.root_, {})) {}
+    root_start(std::coroutine_handle<> root, task_context* chain) noexcept : root_(root), chain_(chain) {}
+    root_start(root_start&& other) noexcept : root_(std::exchange(other.root_, {})), chain_(other.chain_) {}
     root_start& operator=(root_start&&) = delete;
     ~root_start()
     {
         if (root_)
             root_.destroy();
     }
-    void operator()() { detail::resume(std::exchange(root_, {})); }
+    void operator()() { detail::resume(std::exchange(root_, {}), chain_); }
 
 private:
     std::coroutine_handle<> root_;
+    task_context* chain_;
 };
 
 // asio::detached would drop every exception: here only a
@@ -211,9 +213,9 @@ struct initiate_spawn {
                                     asio::execution::outstanding_work.tracked);
         using root = spawn_root<T, std::decay_t<Handler>, decltype(tracked)>;
         const asio::any_io_executor chain_executor{executor};
-        asio::post(executor, root_start{root::run(std::move(work), std::forward<Handler>(handler), std::move(tracked),
-                                                  chain_executor)
-                                            .release()});
+        auto started = root::run(std::move(work), std::forward<Handler>(handler), std::move(tracked), chain_executor);
+        task_context* chain = started.chain();
+        asio::post(executor, root_start{started.release(), chain});
     }
 };
 

@@ -191,7 +191,7 @@ private:
             // operation that is gone (Asio's awaitable clears it likewise).
             if (!op_->slot_.is_connected())
                 context_->cancel.slot().clear();
-            detail::resume(std::exchange(awaiting_, {}));
+            detail::resume(std::exchange(awaiting_, {}), context_);
         }
 
     private:

@@ -7,6 +7,8 @@
 #include <coline/timeout.hpp>
 #include <coline/use_task.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -60,18 +62,21 @@ public:
     }
     ~deadline() { release(); }
 
-    /// Starts an operation, with a time limit unless `limit` is no_timeout.
-    void start(duration limit)
+    /// Starts an operation, with a time limit unless `limit` is no_timeout,
+    /// and ending by `latest` in any case (a request's due time; one that has
+    /// passed already ends the first step that waits).
+    void start(duration limit,
+               std::chrono::steady_clock::time_point latest = std::chrono::steady_clock::time_point::max())
     {
         if (!state_) {
             state_ = std::make_shared<state_type>();
             state_->owner = &timer_;
         }
         state_->expired = false;
-        state_->active = limit != no_timeout;
+        state_->active = limit != no_timeout || latest != std::chrono::steady_clock::time_point::max();
         if (!state_->active)
             return;
-        state_->due = time_after(limit);
+        state_->due = std::min(time_after(limit), latest);
         if (!state_->waiting || timer_.expiry() > state_->due)
             arm(state_);
     }

@@ -60,6 +60,33 @@ task<void> send_kept(basic_connection<Stream>& conn, chain_cancellation parent, 
         ec = write_ec;
 }
 
+// Misuse that a read reports rather than corrupting the connection: a read
+// while another is under way, or a coroutine on another execution context
+// than the connection's (checked when the read waits, and in debug builds always).
+template <class Stream>
+error_code read_refused(basic_connection<Stream>& conn, bool waits)
+{
+    if (connection_access::read_claimed(conn))
+        return error::concurrent_read;
+    if ((waits || check_every_operation) && !on_running_context(conn.get_executor()))
+        return error::wrong_executor;
+    return {};
+}
+
+// A read that the buffer could not serve at once holds the connection's
+// input until it is over, however it ends.
+template <class Stream>
+class read_claim {
+public:
+    explicit read_claim(basic_connection<Stream>& conn) : conn_(conn) { connection_access::read_claimed(conn) = true; }
+    read_claim(const read_claim&) = delete;
+    read_claim& operator=(const read_claim&) = delete;
+    ~read_claim() { connection_access::read_claimed(conn_) = false; }
+
+private:
+    basic_connection<Stream>& conn_;
+};
+
 // A read that waits for input: its time limit starts, and stop_reading()
 // can cut it short. However it ends (Asio may throw for a cancelled
 // coroutine), the destructor marks it over.
@@ -68,7 +95,7 @@ class read_in_progress {
 public:
     read_in_progress(basic_connection<Stream>& conn, duration timeout) : conn_(conn)
     {
-        connection_access::read_deadline(conn).start(timeout);
+        connection_access::read_deadline(conn).start(timeout, connection_access::request_due(conn));
         connection_access::reading(conn) = true;
     }
     read_in_progress(const read_in_progress&) = delete;
@@ -110,6 +137,9 @@ task<result<Style, typename Reader::value_type>> receive_rest(basic_connection<S
                                                               error_code ec, typename Reader::value_type value)
 {
     using access = connection_access;
+    if (const error_code refused = read_refused(conn, true))
+        co_return complete<Style>(refused, typename Reader::value_type{}, what);
+    read_claim claim(conn);
     auto& input = access::input(conn);
     const std::size_t max_line = conn.options().max_line_length;
     // After stop_reading(), what had arrived then is read, and a line (or
@@ -235,6 +265,8 @@ struct receive_operation {
 
     bool ready()
     {
+        if ((ec = read_refused(conn, false)))
+            return done = true;
         const bool stopped_before = Reader::reads_lines && connection_access::past_stop_point(conn);
         done = !stopped_before && reader.take(connection_access::input(conn), value, ec);
         // An error (a line too long) waits for nothing either, unless writes

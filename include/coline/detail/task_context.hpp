@@ -65,15 +65,39 @@ inline void transfer_to(std::coroutine_handle<> next) noexcept { next_to_run = n
 // chain, after its coroutines have stopped.
 inline thread_local task_context* finished_chain = nullptr;
 
-// Resumes `h`, a coroutine of a chain, runs what it hands control to until
+// The chain running on this thread now (null outside coline's tasks): an
+// operation checks its connection's execution context against it.
+inline thread_local task_context* running_chain = nullptr;
+
+// Whether the chain running now (if any) runs on `executor`'s execution
+// context. A session spawned on another io_context than its socket's would
+// race with the thread that runs the socket's.
+template <class Executor>
+bool on_running_context(const Executor& executor) noexcept
+{
+    const task_context* chain = running_chain;
+    return chain == nullptr
+           || &asio::query(chain->executor, asio::execution::context) == &asio::query(executor, asio::execution::context);
+}
+
+// Whether every operation checks that (debug builds), not only those that wait.
+#if defined(NDEBUG)
+inline constexpr bool check_every_operation = false;
+#else
+inline constexpr bool check_every_operation = true;
+#endif
+
+// Resumes `h`, a coroutine of `chain`, runs what it hands control to until
 // the chain suspends, and finishes the chain if it ended meanwhile. The
 // finish may run spawn's handler, which may throw (detached does, to let an
 // exception out of io_context::run()): this is not noexcept.
-inline void resume(std::coroutine_handle<> h)
+inline void resume(std::coroutine_handle<> h, task_context* chain)
 {
+    task_context* const outer = std::exchange(running_chain, chain);
     h.resume();
     while (next_to_run)
         std::exchange(next_to_run, {}).resume();
+    running_chain = outer;
     if (task_context* done = finished_chain) {
         finished_chain = nullptr;
         done->finish(*done);
