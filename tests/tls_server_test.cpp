@@ -319,3 +319,28 @@ TEST_CASE("TLS server: out of descriptors, the client longest in its handshake m
     silent.clear();
     CHECK(run(io, tutorial_client(server.port(), client_tls)) == server_transcript);
 }
+
+TEST_CASE("TLS server: a session that ends with an exception still sends close_notify" * doctest::timeout(20))
+{
+    asio::io_context io;
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    running_server server(io, server_tls);
+    // Half a line, then the client's close_notify: the handler's read_line
+    // throws error::partial_line. The server's close_notify must still come,
+    // which Asio's shutdown needs to succeed (without it: eof or stream_truncated).
+    auto client = [&]() -> coline::task<coline::error_code> {
+        auto conn = co_await coline::connect_tls("localhost", server.port(), client_tls, 5s);
+        CHECK((co_await coline::read_line(conn, 5s)) == std::optional<std::string_view>("Connect"));
+        co_await coline::write(conn, "half a line");
+        co_await coline::flush(conn);
+        coline::error_code ec;
+        co_await conn.stream().async_shutdown(asio::redirect_error(coline::use_task, ec));
+        co_return ec;
+    };
+    const auto started = std::chrono::steady_clock::now();
+    const auto ec = run(io, client());
+    CHECK_MESSAGE(!ec, ec.message());
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    CHECK(run_until(io, [&] { return server.reported(coline::error::partial_line); }));
+}

@@ -135,9 +135,12 @@ task<result<Style, void>> shutdown_tls_op(tls_connection& conn, duration timeout
     co_return complete<Style>(ec, "coline::shutdown_tls");
 }
 
-// Over TLS, a session ends with close_notify; the peer has `linger` to answer it.
+// Over TLS, a session ends with close_notify, also when it failed (a peer
+// whose TLS failed gets none: OpenSSL sends nothing after a fatal error);
+// the peer has `linger` to answer it.
 template <class Stream>
 struct lingering_close<asio::ssl::stream<Stream>> {
+    static constexpr bool after_errors = true;
     static task<void> run(basic_connection<asio::ssl::stream<Stream>>& conn, duration linger)
     {
         co_await shutdown_tls_op<as_tuple_t>(conn, linger);

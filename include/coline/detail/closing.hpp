@@ -59,9 +59,12 @@ task<void> discard_input(basic_connection<Stream>& conn, duration limit)
 
 // Ends our side of the stream, then lets the peer read every answer before
 // the close. <coline/tls.hpp> specialises it: over TLS, our end is
-// close_notify, sent even when the peer has ended its side first.
+// close_notify, sent even when the peer has ended its side first, and even
+// after an error (`after_errors`), since only close_notify tells the peer
+// that nothing was cut off; over TCP, a session that failed is just closed.
 template <class Stream>
 struct lingering_close {
+    static constexpr bool after_errors = false;
     static task<void> run(basic_connection<Stream>& conn, duration linger)
     {
         if (conn.at_end())

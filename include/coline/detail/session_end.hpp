@@ -12,13 +12,14 @@ namespace coline::detail {
 // After the handler: the answers it wrote go out, even when it failed on a
 // later line; a peer that still sends after a clean end gets the chance to
 // read them all (`linger`), one that misbehaved (`clean` false) is cut off at
-// once. Runs even in a cancelled coroutine (the grace period is over): the
-// flush and the linger then end at once.
+// once (over TLS, after close_notify, within `linger`). Runs even in a
+// cancelled coroutine (the grace period is over): the flush and the linger
+// then end at once.
 template <class Stream>
 task<void> end_session(basic_connection<Stream>& conn, bool clean, duration linger)
 {
     co_await flush(conn, as_tuple);
-    if (clean && conn.stream().lowest_layer().is_open())
+    if ((clean || lingering_close<Stream>::after_errors) && conn.stream().lowest_layer().is_open())
         co_await lingering_close<Stream>::run(conn, linger);
     conn.close();
 }
