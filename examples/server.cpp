@@ -11,7 +11,6 @@
 #include <fmt/ostream.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <string>
 
 // What --help prints.
@@ -58,18 +57,6 @@ int serve(const Endpoint& endpoint, const coline::server_options& options, std::
     return coline::run_server(endpoint, session<coline::socket_connection<typename Endpoint::protocol_type>>, options, run);
 }
 
-// Removes the socket file at `path` unless a server answers there; anything but a socket stays.
-bool remove_stale_socket(const std::string& path)
-{
-    if (!std::filesystem::is_socket(std::filesystem::symlink_status(path)))
-        return true;
-    asio::io_context io;
-    asio::local::stream_protocol::socket probe(io);
-    coline::error_code refused;
-    probe.connect({path}, refused);
-    return refused && std::filesystem::remove(path);
-}
-
 int main(int argc, char* argv[])
 try {
     if (asked_for_help(argc, argv, usage))
@@ -105,11 +92,9 @@ try {
         return exit_status(serve(listen_endpoint(host, port), options, threads));
     if (positional > 0)
         throw std::invalid_argument("--unix takes no host or port");
-    if (!remove_stale_socket(unix_path)) // one left by a server that did not exit cleanly goes
-        throw std::invalid_argument("a server is listening on " + unix_path);
-    const int forced = serve(asio::local::stream_protocol::endpoint(unix_path), options, threads);
-    remove_stale_socket(unix_path);
-    return exit_status(forced);
+    // The server replaces a socket file left by a server that is gone, refuses
+    // anything else at the path, and removes its own file when it stops.
+    return exit_status(serve(asio::local::stream_protocol::endpoint(unix_path), options, threads));
 } catch (const std::exception& e) { // a bad argument, an address in use, ...
     fmt::print(stderr, "server: {}\n", e.what());
     return 1;

@@ -192,3 +192,43 @@ TEST_CASE("session_driver ends a session as the server does: kept answers flushe
     client.finish();
     CHECK(client.finished());
 }
+
+TEST_CASE("session_driver: the client's own options, here CRLF line ends")
+{
+    testing::driver_options options;
+    options.client.newline = coline::line_ending::crlf;
+    testing::session_driver client(
+        [](coline::connection& conn) -> coline::task<void> {
+            while (auto line = co_await coline::read_line(conn))
+                co_await coline::write_line(conn, "{} {}", *line,
+                                            conn.last_line_ending() == coline::line_ending::crlf ? "crlf" : "lf");
+        },
+        options);
+    client.write_line("one");
+    CHECK(client.read_line() == "one crlf");
+    client.client().options().newline = coline::line_ending::lf; // and they can change, as a connection's do
+    client.write_line("two");
+    CHECK(client.read_line() == "two lf");
+}
+
+TEST_CASE("session_driver: stop_server() ends an idle session as server::stop() does, answered lines first")
+{
+    bool saw_end = false;
+    testing::session_driver client([&](coline::connection& conn) -> coline::task<void> {
+        co_await coline::write_line(conn, "Connect");
+        while (auto line = co_await coline::read_line(conn))
+            co_await coline::write_line(conn, "Information received: {}", *line);
+        saw_end = true;
+        co_await coline::write_line(conn, "bye");
+    });
+    CHECK(client.read_line() == "Connect");
+    client.write_line("SOME data");
+    CHECK(client.read_line() == "Information received: SOME data");
+    const auto stopped = std::chrono::steady_clock::now();
+    client.stop_server();
+    CHECK(client.read_line() == "bye");
+    CHECK(client.read_line() == std::nullopt);
+    CHECK(saw_end);
+    CHECK(std::chrono::steady_clock::now() - stopped < 2s); // at once: the driver's step limit is 5 s
+    client.finish();
+}

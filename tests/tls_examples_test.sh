@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs the TLS example pair the way examples/README.md says, with a throwaway
 # certificate made here by the openssl tool (no key is committed).
-#   tls_examples_test.sh TLS_SERVER TLS_CLIENT
+#   tls_examples_test.sh TLS_SERVER TLS_CLIENT STARTTLS_SERVER
 set -uo pipefail
-server=$1 client=$2
+server=$1 client=$2 starttls=$3
 source "$(dirname "$0")/script_support.sh"
 requires openssl nc mkfifo
 check "tls_server --help prints its usage" prints_usage "$server" tls_server
 check "tls_client --help prints its usage" prints_usage "$client" tls_client
+check "starttls_server --help prints its usage" prints_usage "$starttls" starttls_server
 
 certificate() { # name, subjectAltName
     within 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
@@ -73,5 +74,39 @@ wait_exit "$pid"
 check "tls_server exits 0 on SIGINT" test "$status" = 0
 check "a bad --max-clients is refused" \
     fails_with "tls_server: not a client count" "$server" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" --max-clients x
+
+# STARTTLS: the exchange in clear, the upgrade, the exchange over TLS; then SIGTERM while the
+# upgraded client is idle: it must see the server's close_notify at once (the grace period is 10 s).
+start starttls "$starttls" 127.0.0.1 0 "$work/localhost.pem" "$work/localhost.key" || exit 1
+starttls_pid=$pid
+/usr/bin/python3 - "$port" "$work/localhost.pem" "$starttls_pid" >"$work/starttls.out" 2>&1 <<'PY'
+import os, signal, socket, ssl, sys, time
+port, cafile, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+lines = sock.makefile("rb")
+print(lines.readline().decode().rstrip())
+sock.sendall(b"SOME data\nSTARTTLS\n")
+print(lines.readline().decode().rstrip())
+print(lines.readline().decode().rstrip())
+tls = ssl.create_default_context(cafile=cafile).wrap_socket(sock, server_hostname="localhost")
+tls.sendall(b"SOME data\n")
+print(tls.recv(100).decode().rstrip())
+began = time.monotonic()
+os.kill(pid, signal.SIGTERM)
+try:
+    end = tls.recv(100)
+    tls.unwrap()  # succeeds only after the server's close_notify
+    print("end", repr(end), "close_notify")
+except (ssl.SSLError, OSError) as e:
+    print("end without close_notify:", e)
+print("seconds to the end:", round(time.monotonic() - began, 2))
+PY
+check "starttls_server: the exchange in clear, then over TLS, then close_notify at the stop" \
+    same <(printf '%s\n' Connect "Information received" "OK go ahead" "Information received" "end b'' close_notify") \
+    <(sed '$d' "$work/starttls.out")
+check "... at once, not at the 10 s grace" \
+    /usr/bin/python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 1.0 else 1)' "$(sed -n '$s/.*: //p' "$work/starttls.out")"
+wait_exit "$starttls_pid"
+check "starttls_server exits 0 on SIGTERM" test "$status" = 0
 
 finish "tls examples"

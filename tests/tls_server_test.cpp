@@ -344,3 +344,97 @@ TEST_CASE("TLS server: a session that ends with an exception still sends close_n
     CHECK(std::chrono::steady_clock::now() - started < 5s);
     CHECK(run_until(io, [&] { return server.reported(coline::error::partial_line); }));
 }
+
+namespace {
+
+// A line protocol with STARTTLS on a plain server, as SMTP or IMAP has it.
+coline::task<void> starttls_session(coline::connection& plain, asio::ssl::context& tls)
+{
+    co_await coline::write_line(plain, "Connect");
+    auto request = co_await coline::read_line(plain);
+    if (request != "STARTTLS")
+        co_return;
+    co_await coline::write_line(plain, "OK go ahead");
+    auto conn = co_await coline::start_tls(std::move(plain), tls, 5s);
+    while (auto line = co_await coline::read_line(conn))
+        co_await coline::write_line(conn, "Information received {}", *line);
+}
+
+// A client that upgrades, is answered once, then waits for the server's end.
+coline::task<std::tuple<coline::error_code, std::optional<std::string>>> starttls_client(unsigned short port,
+                                                                                          asio::ssl::context& tls,
+                                                                                          std::function<void()> upgraded)
+{
+    auto plain = co_await coline::connect("127.0.0.1", port, 5s);
+    CHECK(co_await coline::read_line(plain, 5s) == std::optional<std::string_view>("Connect"));
+    co_await coline::write_line(plain, "STARTTLS");
+    CHECK(co_await coline::read_line(plain, 5s) == std::optional<std::string_view>("OK go ahead"));
+    auto conn = co_await coline::start_tls(std::move(plain), tls, "localhost", 5s);
+    co_await coline::write_line(conn, "SOME data");
+    CHECK(co_await coline::read_line(conn, 5s) == std::optional<std::string_view>("Information received SOME data"));
+    upgraded();
+    auto [ec, line] = co_await coline::read_line(conn, 30s, coline::as_tuple); // idle, after STARTTLS
+    co_return std::tuple{ec, line ? std::optional<std::string>(*line) : std::nullopt};
+}
+
+} // namespace
+
+TEST_CASE("STARTTLS server: stop() reaches an idle upgraded session at once, and it ends with close_notify"
+          * doctest::timeout(30))
+{
+    asio::io_context io;
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    coline::server_options options;
+    options.grace_period = 10s;
+    coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0},
+                          [&](coline::connection& conn) { return starttls_session(conn, server_tls); }, options);
+    bool returned = false;
+    coline::spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
+    std::chrono::steady_clock::time_point stopped_at;
+    std::size_t clients_when_upgraded = 0;
+    auto [ec, line] = run(io, starttls_client(server.local_endpoint().port(), client_tls, [&] {
+        clients_when_upgraded = server.client_count();
+        stopped_at = std::chrono::steady_clock::now();
+        server.stop();
+    }), 20s);
+    const auto took = std::chrono::steady_clock::now() - stopped_at;
+    CHECK(clients_when_upgraded == 1); // the upgraded session holds its slot
+    CHECK_MESSAGE(!ec, ec.message());   // the end of the stream, with close_notify (not stream_truncated)
+    CHECK_FALSE(line);
+    CHECK(took < 1s); // at once, not at the 10 s grace
+    CHECK(run_until(io, [&] { return returned; }, 5s));
+    CHECK(server.client_count() == 0);
+}
+
+TEST_CASE("STARTTLS server: after the grace period the upgraded session is closed and its handler cancelled"
+          * doctest::timeout(30))
+{
+    asio::io_context io;
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    coline::server_options options;
+    options.grace_period = 200ms;
+    // A handler that, after STARTTLS, waits for something else than its client: only the grace period ends it.
+    auto session = [&](coline::connection& plain) -> coline::task<void> {
+        co_await coline::write_line(plain, "Connect");
+        co_await coline::read_line(plain);
+        co_await coline::write_line(plain, "OK go ahead");
+        auto conn = co_await coline::start_tls(std::move(plain), server_tls, 5s);
+        co_await coline::write_line(conn, "Information received {}", (co_await coline::read_line(conn)).value_or(""));
+        asio::steady_timer forever(co_await asio::this_coro::executor, std::chrono::hours{1});
+        co_await forever.async_wait(coline::use_task);
+    };
+    coline::server server(io.get_executor(), {asio::ip::address_v4::loopback(), 0}, session, options);
+    bool returned = false;
+    coline::spawn(io, server.run(), [&](std::exception_ptr) { returned = true; });
+    std::chrono::steady_clock::time_point stopped_at;
+    auto [ec, line] = run(io, starttls_client(server.local_endpoint().port(), client_tls, [&] {
+        stopped_at = std::chrono::steady_clock::now();
+        server.stop();
+    }), 20s);
+    CHECK(ec); // cut off: no close_notify
+    CHECK(run_until(io, [&] { return returned; }, 5s));
+    CHECK(std::chrono::steady_clock::now() - stopped_at < 5s);
+    CHECK(server.client_count() == 0);
+}

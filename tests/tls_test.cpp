@@ -543,3 +543,32 @@ TEST_CASE("TLS: shutdown_tls reports a peer that reset the connection" * doctest
         CHECK_MESSAGE(cut_off(ec), ec.message());
     }
 }
+
+TEST_CASE("session_driver: STARTTLS on both sides, then stop_server() ends the upgraded session at once"
+          * doctest::timeout(20))
+{
+    auto server_tls = server_context(localhost_certificate());
+    auto client_tls = client_context(&localhost_certificate());
+    coline::testing::session_driver client([&](coline::connection& plain) -> coline::task<void> {
+        co_await coline::write_line(plain, "Connect");
+        if (co_await coline::read_line(plain) != "STARTTLS")
+            co_return;
+        co_await coline::write_line(plain, "OK go ahead");
+        auto conn = co_await coline::start_tls(std::move(plain), server_tls, 5s);
+        while (auto line = co_await coline::read_line(conn))
+            co_await coline::write_line(conn, "secret {}", *line);
+    });
+    CHECK(client.read_line() == "Connect");
+    client.write_line("STARTTLS");
+    CHECK(client.read_line() == "OK go ahead");
+    client.upgrade_client([&](coline::connection plain) {
+        return coline::start_tls(std::move(plain), client_tls, "localhost", 5s);
+    });
+    client.write_line("knock");
+    CHECK(client.read_line() == "secret knock");
+    const auto stopped = std::chrono::steady_clock::now();
+    client.stop_server();
+    CHECK(client.read_line() == std::nullopt); // the end, with the handler's close_notify (else: stream_truncated)
+    CHECK(std::chrono::steady_clock::now() - stopped < 2s);
+    client.finish();
+}

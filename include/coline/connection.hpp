@@ -5,6 +5,7 @@
 #include <coline/error.hpp>
 #include <coline/detail/deadline.hpp>
 #include <coline/detail/line_buffer.hpp>
+#include <coline/detail/session_link.hpp>
 #include <coline/detail/turn_end.hpp>
 #include <coline/task.hpp>
 #include <coline/timeout.hpp>
@@ -128,7 +129,7 @@ public:
     }
 
     /// Moves the stream, the buffers and the limits (not while an operation is in progress).
-    basic_connection(basic_connection&&) noexcept = default;
+    basic_connection(basic_connection&& other) noexcept;
     /// Moves the stream, the buffers and the limits (not while an operation
     /// is in progress). What this connection kept goes out first, as in the destructor.
     basic_connection& operator=(basic_connection&& other) noexcept;
@@ -229,6 +230,9 @@ public:
 private:
     friend struct detail::connection_access;
 
+    // What moves besides the stream, the options and the deadlines.
+    void take_state(basic_connection& other) noexcept;
+
     Stream stream_;
     connection_options options_;
     detail::line_buffer input_;
@@ -248,6 +252,8 @@ private:
     bool request_begun_ = false;
     duration request_limit_ = no_timeout;
     std::chrono::steady_clock::time_point request_due_ = no_due_time;
+    // The server's session this connection is in the care of, if any (see detail/session_link.hpp).
+    detail::session_link* link_ = nullptr;
     bool received_since_yield_ = false; // bytes came without a wait since the executor last ran others
     std::size_t output_hint_ = 0;       // the output buffer's size before the last release
     bool writing_ = false; // sending_ is being written
@@ -341,6 +347,8 @@ struct connection_access {
     static bool& received_since_yield(basic_connection<Stream>& c) noexcept { return c.received_since_yield_; }
     template <class Stream>
     static bool& read_claimed(basic_connection<Stream>& c) noexcept { return c.read_claimed_; }
+    template <class Stream>
+    static session_link*& link(basic_connection<Stream>& c) noexcept { return c.link_; }
     /// When the request under way (begin_request) must be read by: its clock
     /// starts at the first read that waits. The latest time point without one.
     template <class Stream>
@@ -663,18 +671,38 @@ private:
 } // namespace detail
 
 template <class Stream>
+basic_connection<Stream>::basic_connection(basic_connection&& other) noexcept
+    : stream_(std::move(other.stream_)),
+      options_(other.options_),
+      read_deadline_(std::move(other.read_deadline_)),
+      write_deadline_(std::move(other.write_deadline_))
+{
+    take_state(other);
+}
+
+template <class Stream>
 basic_connection<Stream>& basic_connection<Stream>::operator=(basic_connection&& other) noexcept
 {
     if (this == &other)
         return *this;
+    if (link_ != nullptr)
+        std::exchange(link_, nullptr)->gone(this);
     detail::connection_access::send_kept_at_close(*this);
     stream_ = std::move(other.stream_);
     options_ = other.options_;
+    read_deadline_ = std::move(other.read_deadline_);
+    write_deadline_ = std::move(other.write_deadline_);
+    posted_send_ = std::move(other.posted_send_);
+    take_state(other);
+    return *this;
+}
+
+template <class Stream>
+void basic_connection<Stream>::take_state(basic_connection& other) noexcept
+{
     input_ = std::move(other.input_);
     output_ = std::exchange(other.output_, {});
     sending_ = std::exchange(other.sending_, {});
-    read_deadline_ = std::move(other.read_deadline_);
-    write_deadline_ = std::move(other.write_deadline_);
     write_turn_ = std::move(other.write_turn_);
     reading_ = std::exchange(other.reading_, false);
     read_claimed_ = std::exchange(other.read_claimed_, false);
@@ -689,13 +717,20 @@ basic_connection<Stream>& basic_connection<Stream>::operator=(basic_connection&&
     read_cancelled_by_stop_ = std::exchange(other.read_cancelled_by_stop_, false);
     write_failed_ = std::exchange(other.write_failed_, {});
     send_failure_unreported_ = std::exchange(other.send_failure_unreported_, false);
-    posted_send_ = std::move(other.posted_send_);
-    return *this;
+    if ((link_ = std::exchange(other.link_, nullptr)))
+        link_->moved(&other, this);
 }
 
 template <class Stream>
 basic_connection<Stream>::~basic_connection()
 {
+    if (link_ != nullptr) {
+        // A connection the handler made of its server's (start_tls): the
+        // server ends it as it ends its own, once the handler has returned.
+        if (link_->adopting() && link_->hand_over(this))
+            return; // (what is left here is moved from)
+        std::exchange(link_, nullptr)->gone(this);
+    }
     detail::connection_access::send_kept_at_close(*this);
 }
 

@@ -4,6 +4,7 @@
 
 #include <coline/connection.hpp>
 #include <coline/detail/session_end.hpp>
+#include <coline/detail/unix_socket_claim.hpp>
 #include <coline/task.hpp>
 #include <coline/transport.hpp>
 #include <coline/write_line.hpp>
@@ -51,13 +52,17 @@ struct server_options {
     /// Each client's connection. `read_timeout` is the idle timeout and the
     /// per-line deadline at once: a client must complete its next line within
     /// it, so one that sends nothing, or dribbles a line a byte at a time
-    /// (slowloris), is closed. `write_timeout` closes a client that does not
-    /// read its answers. `coalesce_writes` is on, as everywhere; the server
-    /// flushes after each handler. Change fields one by one: assigning a fresh
-    /// `connection_options{}` drops these defaults (no time limits at all).
+    /// (slowloris), is closed. `request_timeout` bounds a request of several
+    /// reads, once the handler calls `begin_request()`, so that a client that
+    /// dribbles its lines cannot hold its slot either. `write_timeout` closes
+    /// a client that does not read its answers. `coalesce_writes` is on, as
+    /// everywhere; the server flushes after each handler. Change fields one by
+    /// one: assigning a fresh `connection_options{}` drops these defaults (no
+    /// time limits at all).
     connection_options connection{
         .max_line_length = 64 * 1024,
         .read_timeout = std::chrono::minutes{5},
+        .request_timeout = std::chrono::minutes{1},
         .write_timeout = std::chrono::seconds{30},
         .coalesce_writes = true,
     };
@@ -141,6 +146,7 @@ public:
     /// Binds and listens at once, so `local_endpoint()` is known before
     /// `run()`. Throws `coline::system_error` if it cannot (address in use, ...),
     /// or with error::newline_in_line for a `refusal_line` that holds "\\n".
+    /// On a Unix socket path, it replaces only a stale socket file (see `local_server`).
     basic_server(const asio::any_io_executor& executor, const endpoint_type& endpoint, handler_type handler,
                  server_options options = {}, Transport transport = {})
         : executor_(executor),
@@ -161,13 +167,22 @@ public:
         } else if (options_.reuse_port) {
             throw std::invalid_argument("coline::server: reuse_port needs TCP");
         }
+        claim_.claim(endpoint); // a Unix socket's path: locked, and a stale file removed; else throws
         acceptor_.bind(endpoint);
+        claim_.bound();
         acceptor_.listen();
         endpoint_ = acceptor_.local_endpoint();
     }
 
     basic_server(const basic_server&) = delete;
     basic_server& operator=(const basic_server&) = delete;
+
+    ~basic_server()
+    {
+        error_code ignored;
+        acceptor_.close(ignored);
+        claim_.release(); // (if stop() has not): our socket file goes, then the lock
+    }
 
     /// Where the server listens (the actual port, where port 0 was asked for), even after `stop()`.
     endpoint_type local_endpoint() const { return endpoint_; }
@@ -213,10 +228,11 @@ public:
             stopping_ = true;
             error_code ignored;
             acceptor_.close(ignored);
+            claim_.release(); // a Unix socket's file, if it is still ours, and its lock
             backoff_.cancel();
             for (auto& session : sessions_) {
                 if (session.conn)
-                    session.conn->stop_reading();
+                    session.link.stop_reading(); // the connection the handler works on, STARTTLS or not
                 else
                     session.cancel.emit(asio::cancellation_type::terminal); // a handshake: nothing to answer yet
             }
@@ -241,8 +257,7 @@ private:
     void close_sessions()
     {
         for (auto& session : sessions_) {
-            if (session.conn)
-                session.conn->close();
+            session.link.close();
             session.cancel.emit(asio::cancellation_type::terminal); // whatever else it awaits
         }
     }
@@ -251,6 +266,9 @@ private:
     struct session {
         std::optional<connection_type> conn; // once the transport has opened it
         asio::cancellation_signal cancel;    // ends the handshake, or the handler after the grace period
+        // Reaches the connection the handler works on: conn, or what it made
+        // of it (start_tls). (After conn: it lets go of it first.)
+        detail::session_link link;
     };
 
     void set_reuse_port()
@@ -329,7 +347,7 @@ private:
         if (open_error)
             throw system_error(open_error, "coline::server: opening the connection");
         if (stopping_)
-            s.conn->stop_reading();
+            s.link.stop_reading();
         std::exception_ptr error;
         try {
             co_await handler_(*s.conn);
@@ -337,6 +355,9 @@ private:
             error = std::current_exception(); // handed on below, once the client is closed
         }
         co_await detail::end_session(*s.conn, !error, options_.linger_timeout);
+        // A connection the handler made of conn and let go (after STARTTLS) ends the same way.
+        if (auto upgraded = s.link.close_adoption())
+            co_await upgraded->end(!error, options_.linger_timeout);
         if (error)
             std::rethrow_exception(error);
     }
@@ -346,8 +367,10 @@ private:
     task<error_code> open(session& s, socket_type socket)
     {
         auto [open_error, conn] = co_await transport_.open(std::move(socket), options_.connection);
-        if (!open_error)
+        if (!open_error) {
             s.conn.emplace(std::move(conn));
+            detail::link_session(*s.conn, s.link);
+        }
         co_return open_error;
     }
 
@@ -388,6 +411,7 @@ private:
 
     asio::any_io_executor executor_;
     typename protocol_type::acceptor acceptor_;
+    detail::address_claim<protocol_type> claim_; // for a Unix socket: its path's lock and the file we bound
     endpoint_type endpoint_; // what acceptor_ is bound to, kept for after it is closed
     handler_type handler_;
     server_options options_;
@@ -405,8 +429,14 @@ private:
 using server = basic_server<tcp_transport>;
 
 #if defined(COLINE_HAS_LOCAL_SOCKETS)
-/// A server on a Unix domain socket: its endpoint is a path, which must not
-/// exist yet (remove a stale socket file first).
+/// A server on a Unix domain socket: its endpoint is a path. While it
+/// listens it holds an flock on "<path>.lock" (created if missing, never
+/// removed), so a second server on the path is refused. A socket file at the
+/// path that refuses connections (its server is gone) is replaced; anything
+/// else there (a live server, a socket of another type or that it may not
+/// connect to, a file that is not a socket) stays, and the constructor
+/// throws `coline::system_error` with address_in_use. It removes its socket
+/// file when it stops, unless another has replaced it. (Not on Windows.)
 using local_server = basic_server<local_transport>;
 #endif
 

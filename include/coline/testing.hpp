@@ -147,21 +147,106 @@ inline connection_pair make_connection_pair(asio::io_context& io,
     return {connection(std::move(server), server_options), connection(std::move(client), client_options)};
 }
 
+namespace detail {
+
+// The client's end of a session_driver: the plain connection it starts
+// with, or what `upgrade_client` made of it (a TLS connection).
+struct driver_client {
+    virtual ~driver_client() = default;
+    virtual task<std::optional<std::string>> read_line(duration limit) = 0;
+    virtual task<void> write_line(std::string text) = 0;
+    virtual task<void> write(std::string bytes) = 0;
+    virtual task<void> end_input(duration limit) = 0;
+    virtual void close() noexcept = 0;
+};
+
+template <class Stream>
+class driver_client_on final : public driver_client {
+public:
+    explicit driver_client_on(basic_connection<Stream>& conn) : conn_(&conn) {}
+    explicit driver_client_on(basic_connection<Stream>&& conn) : owned_(std::move(conn)), conn_(&*owned_) {}
+
+    task<std::optional<std::string>> read_line(duration limit) override
+    {
+        auto line = co_await coline::read_line(*conn_, limit);
+        co_return line ? std::optional<std::string>(*line) : std::nullopt;
+    }
+    task<void> write_line(std::string text) override
+    {
+        co_await coline::write_line(*conn_, text);
+        co_await coline::flush(*conn_);
+    }
+    task<void> write(std::string bytes) override
+    {
+        co_await coline::write(*conn_, bytes);
+        co_await coline::flush(*conn_);
+    }
+    task<void> end_input(duration limit) override
+    {
+        co_await coline::flush(*conn_, limit, as_tuple);
+        error_code ignored;
+        if constexpr (requires { conn_->stream().shutdown(asio::socket_base::shutdown_send, ignored); })
+            conn_->stream().shutdown(asio::socket_base::shutdown_send, ignored);
+        else
+            co_await coline::detail::lingering_close<Stream>::run(*conn_, limit); // TLS: close_notify, and the peer's
+    }
+    void close() noexcept override { conn_->close(); }
+    basic_connection<Stream>& connection() noexcept { return *conn_; }
+
+private:
+    std::optional<basic_connection<Stream>> owned_;
+    basic_connection<Stream>* conn_;
+};
+
+} // namespace detail
+
+/// How a `session_driver` sets up its two ends.
+struct driver_options {
+    /// The handler's connection: what `coline::server` gives its clients, by default.
+    connection_options server = coline::server_options{}.connection;
+    /// The client's connection (a test's own `read_line` on `client()` uses it too).
+    connection_options client = {};
+    /// How long each call may take.
+    duration limit = default_limit;
+};
+
 /// Runs one session handler as `coline::server` would (same connection
 /// options; after the handler returns, the answers it wrote are flushed and
 /// the client sees the end of the stream) and lets a test play its client
 /// with plain calls. Each call runs the io_context until it is done, failing
 /// with `step_timed_out` after `limit`.
+///
+/// The session is in the driver's care as a server's is: `stop_server()`
+/// stops it as `server::stop()` would, also after the handler upgraded
+/// its connection with `start_tls`; the client side upgrades with
+/// `upgrade_client`:
+///
+///     coline::testing::session_driver client(smtp_session);
+///     client.write_line("STARTTLS");
+///     CHECK(client.read_line() == "220 go ahead");
+///     client.upgrade_client([&](coline::connection plain) {
+///         return coline::start_tls(std::move(plain), client_tls, "localhost", std::chrono::seconds{5});
+///     });
+///     client.stop_server();
+///     CHECK(client.read_line() == "421 closing"); // then the end, after close_notify
 class session_driver {
 public:
     /// Starts `handler` on a connection with `options` (the server's by
     /// default); each call then fails after `limit`.
     explicit session_driver(session_handler<> handler, connection_options options = server_options{}.connection,
                             duration limit = default_limit)
-        : handler_(std::move(handler)),
-          pair_(std::make_unique<connection_pair>(make_connection_pair(io_, options))),
-          limit_(limit)
+        : session_driver(std::move(handler), driver_options{options, {}, limit})
     {
+    }
+
+    /// Starts `handler` with both ends set up as `options` say.
+    session_driver(session_handler<> handler, driver_options options)
+        : handler_(std::move(handler)),
+          pair_(std::make_unique<connection_pair>(make_connection_pair(io_, options.server, options.client))),
+          client_(std::make_unique<detail::driver_client_on<connection::stream_type>>(pair_->client)),
+          limit_(options.limit)
+    {
+        coline::detail::link_session(pair_->server, link_);
         coline::spawn(io_, run_handler(), asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e) {
                            error_ = e;
                            finished_ = true;
@@ -175,14 +260,16 @@ public:
     /// runs it (for at most the limit) until it has returned.
     ~session_driver()
     {
+        link_.close();
         pair_->server.close();
-        pair_->client.close();
+        client_->close();
         cancel_.emit(asio::cancellation_type::terminal);
         finish_within(limit_);
         if (!finished_) {
             // A handler that ignores cancellation still refers to its connection:
             // leak the pair rather than free it under the handler's feet.
             (void)pair_.release();
+            link_.detach();
             return;
         }
         io_.restart();
@@ -195,9 +282,9 @@ public:
     /// (and out of `finish()`), so a failing handler cannot pass for one that ended.
     std::optional<std::string> read_line()
     {
-        auto line = run(io_, coline::read_line(pair_->client, limit_), limit_ + std::chrono::seconds{1});
+        auto line = run(io_, client_->read_line(limit_), limit_ + std::chrono::seconds{1});
         if (line)
-            return std::string(*line);
+            return line;
         end_input(); // the end came: the handler is returning, and need not linger
         finish_within(std::chrono::seconds{1});
         if (error_)
@@ -205,23 +292,32 @@ public:
         return std::nullopt;
     }
 
-    /// Sends `text` + "\n" to the handler.
-    void write_line(std::string_view text) { run(io_, coline::write_line(pair_->client, text), limit_); }
+    /// Sends `text` + "\n" (or the client's newline) to the handler.
+    void write_line(std::string_view text) { run(io_, client_->write_line(std::string(text)), limit_); }
 
     /// Sends bytes as they are: part of a line, several lines, anything.
-    void write(std::string_view bytes)
-    {
-        auto send = [](connection& client, std::string_view bytes) -> task<void> {
-            co_await asio::async_write(client.stream(), asio::buffer(bytes), use_task);
-        };
-        run(io_, send(pair_->client, bytes), limit_);
-    }
+    void write(std::string_view bytes) { run(io_, client_->write(std::string(bytes)), limit_); }
 
-    /// Ends the client's side of the stream: the handler's `read_line` returns the end.
-    void end_input()
+    /// Ends the client's side of the stream: the handler's `read_line`
+    /// returns the end. Over TLS (after `upgrade_client`) that is
+    /// close_notify, and it waits for the handler's side to end too.
+    void end_input() { run(io_, client_->end_input(limit_), limit_ + std::chrono::seconds{1}); }
+
+    /// Stops the session as `server::stop()` does: `stop_reading()` on the
+    /// connection the handler works on, the plain one or what `start_tls`
+    /// made of it. (No grace period: the driver's destructor ends what remains.)
+    void stop_server() { link_.stop_reading(); }
+
+    /// The client's side of an upgrade (STARTTLS): `upgrade(connection)`
+    /// returns a task of the new connection made of the client's (from
+    /// `coline::start_tls`), which the driver then reads and writes; the
+    /// handler does its own side meanwhile. Rethrows what the upgrade threw.
+    template <class Upgrade>
+    void upgrade_client(Upgrade upgrade)
     {
-        error_code ignored;
-        pair_->client.stream().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        auto upgraded = run(io_, upgrade(std::move(pair_->client)), limit_);
+        client_ = std::make_unique<detail::driver_client_on<typename decltype(upgraded)::stream_type>>(
+            std::move(upgraded));
     }
 
     /// Waits until the handler has returned; rethrows what it threw, or
@@ -238,7 +334,8 @@ public:
     /// Whether the handler has returned (runs nothing).
     bool finished() const noexcept { return finished_; }
 
-    /// The client's end, for anything the calls above do not cover.
+    /// The client's end, for anything the calls above do not cover (before
+    /// `upgrade_client`; afterwards, a connection moved from).
     connection& client() noexcept { return pair_->client; }
     /// The io_context that runs the handler and the calls.
     asio::io_context& io() noexcept { return io_; }
@@ -261,6 +358,8 @@ private:
             error = std::current_exception();
         }
         co_await coline::detail::end_session(pair_->server, !error, linger_);
+        if (auto upgraded = link_.close_adoption()) // what the handler made of its connection (start_tls)
+            co_await upgraded->end(!error, linger_);
         if (error)
             std::rethrow_exception(error);
     }
@@ -272,6 +371,8 @@ private:
     asio::cancellation_signal cancel_;
     asio::io_context io_{1};
     std::unique_ptr<connection_pair> pair_; // on the heap, so that it can outlive a handler that never ends
+    std::unique_ptr<detail::driver_client> client_; // pair_->client, or what upgrade_client made of it
+    coline::detail::session_link link_; // reaches the handler's connection, upgraded or not
     duration limit_;
     duration linger_ = server_options{}.linger_timeout;
     std::exception_ptr error_;

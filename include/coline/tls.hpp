@@ -85,6 +85,7 @@ task<result<Style, tls_connection>> start_tls_op(connection plain, asio::ssl::co
     if (!ec && !plain.buffered().empty())
         ec = error::input_before_tls; // read in clear: they must not pass for encrypted input
     tls_connection conn(tls_stream(std::move(plain.stream()), context), plain.options());
+    pass_session_link(plain, conn); // under a server, the upgraded session stays in its care
     // OpenSSL's buffers only while a record is in flight: an idle or stalled
     // connection then costs a few kilobytes less.
     ::SSL_set_mode(conn.stream().native_handle(), SSL_MODE_RELEASE_BUFFERS);

@@ -5,6 +5,9 @@
 #include <coline/detail/closing.hpp>
 #include <coline/write_line.hpp>
 
+#include <memory>
+#include <utility>
+
 COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 
 namespace coline::detail {
@@ -22,6 +25,65 @@ task<void> end_session(basic_connection<Stream>& conn, bool clean, duration ling
     if ((clean || lingering_close<Stream>::after_errors) && conn.stream().lowest_layer().is_open())
         co_await lingering_close<Stream>::run(conn, linger);
     conn.close();
+}
+
+// The session link's operations on a basic_connection<Stream>.
+template <class Stream>
+struct linked_connection {
+    static basic_connection<Stream>& of(void* conn) noexcept { return *static_cast<basic_connection<Stream>*>(conn); }
+    static void stop_reading(void* conn) noexcept { of(conn).stop_reading(); }
+    static void close(void* conn) noexcept { of(conn).close(); }
+    static void forget_link(void* conn) noexcept { connection_access::link(of(conn)) = nullptr; }
+    static bool hand_over(void* conn) noexcept;
+    static constexpr link_operations operations{&stop_reading, &close, &forget_link, &hand_over};
+};
+
+// A connection handed over to its server when the handler let it go.
+template <class Stream>
+class adopted final : public adopted_connection {
+public:
+    explicit adopted(basic_connection<Stream>&& conn) noexcept : conn_(std::move(conn)) {}
+    ~adopted() override
+    {
+        if (session_link* link = std::exchange(connection_access::link(conn_), nullptr))
+            link->gone(&conn_); // (so that its destructor hands nothing over again)
+    }
+    task<void> end(bool clean, duration linger) override { return end_session(conn_, clean, linger); }
+
+private:
+    basic_connection<Stream> conn_;
+};
+
+template <class Stream>
+bool linked_connection<Stream>::hand_over(void* conn) noexcept
+{
+    try {
+        session_link* link = connection_access::link(of(conn));
+        link->adopt(std::make_unique<adopted<Stream>>(std::move(of(conn))));
+        return true;
+    } catch (...) {
+        return false; // (out of memory) it closes as any connection does
+    }
+}
+
+// `conn` is the connection `link`'s session works on from now on: a
+// server's own, or what the handler made of it. It starts stopped if the
+// server's stop came first.
+template <class Stream>
+void link_session(basic_connection<Stream>& conn, session_link& link) noexcept
+{
+    connection_access::link(conn) = &link;
+    link.attach(&conn, linked_connection<Stream>::operations);
+    if (link.stopped())
+        conn.stop_reading();
+}
+
+// `to`, made of `from`, takes over `from`'s place in its server's care (if it has one).
+template <class From, class To>
+void pass_session_link(basic_connection<From>& from, basic_connection<To>& to) noexcept
+{
+    if (session_link* link = std::exchange(connection_access::link(from), nullptr))
+        link_session(to, *link);
 }
 
 } // namespace coline::detail
