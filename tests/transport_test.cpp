@@ -52,7 +52,12 @@ const std::vector<std::string> tutorial_transcript{"Connect", "Information recei
 struct socket_path {
     std::filesystem::path path = std::filesystem::temp_directory_path()
                                  / ("coline-test-" + std::to_string(::getpid()) + "-" + std::to_string(++count) + ".sock");
-    ~socket_path() { std::filesystem::remove(path); }
+    ~socket_path()
+    {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+        std::filesystem::remove(path.string() + ".lock", ignored); // a local_server's lock file, which it keeps
+    }
     static inline int count = 0;
 };
 
