@@ -104,7 +104,7 @@ PY
 check "starttls_server: the exchange in clear, then over TLS, then close_notify at the stop" \
     same <(printf '%s\n' Connect "Information received" "OK go ahead" "Information received" "end b'' close_notify") \
     <(sed '$d' "$work/starttls.out")
-check "... at once, not at the 10 s grace" \
+check "... at once ($(sed -n '$s/.*: //p' "$work/starttls.out") s), not at the 10 s grace" \
     /usr/bin/python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 1.0 else 1)' "$(sed -n '$s/.*: //p' "$work/starttls.out")"
 wait_exit "$starttls_pid"
 check "starttls_server exits 0 on SIGTERM" test "$status" = 0
