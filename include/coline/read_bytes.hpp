@@ -58,8 +58,8 @@ task<result<Style, std::size_t>> read_into_rest(basic_connection<Stream>& conn, 
                                                 duration timeout, std::size_t filled)
 {
     using access = connection_access;
-    if (const error_code refused = read_refused(conn, true))
-        co_return complete<Style>(refused, filled, "coline::read_exactly");
+    if (read_refused(conn, true))
+        co_return complete<Style>(read_refusal(conn), filled, "coline::read_exactly");
     read_claim claim(conn);
     auto& input = access::input(conn);
     error_code ec;
@@ -121,7 +121,7 @@ struct read_into_operation {
     std::span<char> into;
     duration timeout;
     std::size_t filled = 0;
-    error_code refused{};
+    bool refused = false;
 
     bool ready()
     {
@@ -133,7 +133,10 @@ struct read_into_operation {
         filled = buffered.size();
         return filled == into.size();
     }
-    result_type ready_result() { return complete<Style>(refused, filled, "coline::read_exactly"); }
+    result_type ready_result()
+    {
+        return complete<Style>(refused ? read_refusal(conn) : error_code{}, filled, "coline::read_exactly");
+    }
     task<result_type> rest() { return read_into_rest<Style>(conn, into, timeout, filled); }
 };
 

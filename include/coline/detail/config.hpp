@@ -70,3 +70,11 @@ namespace asio = ::boost::asio;
 #define COLINE_SILENCE_FRAME_WARNINGS_BEGIN
 #define COLINE_SILENCE_FRAME_WARNINGS_END
 #endif
+
+// A path taken only on misuse or bad news: kept out of line, so that the
+// fast path around it stays small enough to be inlined into the session.
+#if defined(__GNUC__)
+#define COLINE_COLD __attribute__((cold, noinline))
+#else
+#define COLINE_COLD
+#endif

@@ -63,14 +63,17 @@ task<void> send_kept(basic_connection<Stream>& conn, chain_cancellation parent, 
 // Misuse that a read reports rather than corrupting the connection: a read
 // while another is under way, or a coroutine on another execution context
 // than the connection's (checked when the read waits, and in debug builds always).
+// (A bool first: no error_code is made on the fast path, which costs a call.)
 template <class Stream>
-error_code read_refused(basic_connection<Stream>& conn, bool waits)
+bool read_refused(basic_connection<Stream>& conn, bool waits) noexcept
 {
-    if (connection_access::read_claimed(conn))
-        return error::concurrent_read;
-    if ((waits || check_every_operation) && !on_running_context(conn.get_executor()))
-        return error::wrong_executor;
-    return {};
+    return connection_access::read_claimed(conn)
+           || ((waits || check_every_operation) && !on_running_context(conn.get_executor()));
+}
+template <class Stream>
+error_code read_refusal(basic_connection<Stream>& conn) noexcept
+{
+    return connection_access::read_claimed(conn) ? error::concurrent_read : error::wrong_executor;
 }
 
 // A read that the buffer could not serve at once holds the connection's
@@ -137,8 +140,8 @@ task<result<Style, typename Reader::value_type>> receive_rest(basic_connection<S
                                                               error_code ec, typename Reader::value_type value)
 {
     using access = connection_access;
-    if (const error_code refused = read_refused(conn, true))
-        co_return complete<Style>(refused, typename Reader::value_type{}, what);
+    if (read_refused(conn, true))
+        co_return complete<Style>(read_refusal(conn), typename Reader::value_type{}, what);
     read_claim claim(conn);
     auto& input = access::input(conn);
     const std::size_t max_line = conn.options().max_line_length;
@@ -265,8 +268,8 @@ struct receive_operation {
 
     bool ready()
     {
-        if ((ec = read_refused(conn, false)))
-            return done = true;
+        if (read_refused(conn, false)) [[unlikely]]
+            return refuse();
         const bool stopped_before = Reader::reads_lines && connection_access::past_stop_point(conn);
         done = !stopped_before && reader.take(connection_access::input(conn), value, ec);
         // An error (a line too long) waits for nothing either, unless writes
@@ -275,6 +278,11 @@ struct receive_operation {
     }
     result_type ready_result() { return complete<Style>(ec, std::move(value), what); }
     task<result_type> rest() { return receive_rest<Style>(conn, timeout, reader, what, done, ec, std::move(value)); }
+    COLINE_COLD bool refuse()
+    {
+        ec = read_refusal(conn);
+        return done = true;
+    }
 };
 
 template <error_style Style, class Stream, reader Reader>
