@@ -112,7 +112,7 @@ TEST_CASE("the lines a session kept reach the peer when it returns, throws or dr
         auto write_then_drop = [&]() -> coline::task<void> {
             for (int i = 0; i < lines; ++i)
                 co_await coline::write_line(*doomed, "answer {}", i);
-            CHECK(coline::detail::connection_access::output(*doomed).size() > 40000); // all kept
+            CHECK(coline::detail::core_of(*doomed).output.kept().size() > 40000); // all kept
             doomed.reset();
         };
         coline::spawn(io, write_then_drop(), note);
@@ -176,7 +176,7 @@ TEST_CASE("a connection assigned over sends what it kept first")
     auto [other, other_peer] = make_tcp_pair(io);
     auto write_then_assign = [&]() -> coline::task<void> {
         co_await coline::write_line(conn, "kept");
-        CHECK_FALSE(coline::detail::connection_access::output(conn).empty());
+        CHECK_FALSE(coline::detail::core_of(conn).output.kept().empty());
         conn = std::move(other);
     };
     run(io, write_then_assign());

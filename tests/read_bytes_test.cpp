@@ -6,7 +6,6 @@
 
 using namespace test;
 using coline::error;
-using internals = coline::detail::connection_access;
 
 namespace {
 
@@ -66,7 +65,7 @@ TEST_CASE("read_exactly grows the input buffer to the block, never past max_bloc
     const std::string block = pattern(20000);
     auto conn = scripted(io, {block.substr(0, 5000), block.substr(5000)}, block_limit(32 * 1024));
     CHECK(run(io, coline::read_exactly(conn, block.size())) == block);
-    const std::size_t capacity = internals::input(conn).capacity();
+    const std::size_t capacity = coline::detail::core_of(conn).input.buffer().capacity();
     CHECK(capacity >= block.size());
     CHECK(capacity <= 32 * 1024);
 }
@@ -92,7 +91,7 @@ TEST_CASE("read_exactly of more than max_block_size is error::block_too_large, a
             CHECK(std::string(e.what()).find("coline::read_exactly") != std::string::npos);
         }
     }
-    CHECK(internals::input(conn).capacity() <= 4096); // nothing allocated for the announced size
+    CHECK(coline::detail::core_of(conn).input.buffer().capacity() <= 4096); // nothing allocated for the announced size
     CHECK(run(io, coline::read_line(conn)) == "abcdef");
     CHECK(run(io, coline::read_exactly(conn, 4)) == "next");
 }
@@ -151,7 +150,7 @@ TEST_CASE("read_exactly into a caller's buffer: the buffered bytes, then the res
     std::string into(payload.size(), '\0');
     CHECK(run(io, coline::read_exactly(conn, std::span<char>(into), 10s)) == payload.size());
     CHECK(into == payload);
-    CHECK(internals::input(conn).capacity() <= 64 * 1024 + 2); // a megabyte passed, the buffer kept its bound
+    CHECK(coline::detail::core_of(conn).input.buffer().capacity() <= 64 * 1024 + 2); // a megabyte passed, the buffer kept its bound
     CHECK(run(io, coline::read_line(conn, 10s)) == "after");
     writer.join();
 }
@@ -209,7 +208,7 @@ TEST_CASE("read_some passes a payload of any size in pieces, with memory bounded
     };
     CHECK(run(io, read_all_pieces()) == payload);
     CHECK(conn.at_end());
-    CHECK(internals::input(conn).capacity() <= 64 * 1024 + 2);
+    CHECK(coline::detail::core_of(conn).input.buffer().capacity() <= 64 * 1024 + 2);
 }
 
 TEST_CASE("read_line_part reads a line of any length in pieces, each within the input buffer")
@@ -225,7 +224,7 @@ TEST_CASE("read_line_part reads a line of any length in pieces, each within the 
     for (std::size_t i = 0; i + 1 < parts.size(); ++i)
         CHECK_FALSE(parts[i].ends_line);
     CHECK(parts.back().ends_line);
-    CHECK(internals::input(conn).capacity() <= 4096);
+    CHECK(coline::detail::core_of(conn).input.buffer().capacity() <= 4096);
     CHECK(conn.last_line_ending() == coline::line_ending::crlf);
     CHECK(run(io, coline::read_line(conn)) == "short");
 }
@@ -294,7 +293,7 @@ TEST_CASE("a large write leaves with the kept bytes in one write, without a copy
         CHECK((co_await coline::read_line(conn)) == "get k");
         co_await coline::write_line(conn, "VALUE k 0 {}", value.size()); // kept: "get k" waits
         co_await coline::write(conn, value);                               // too large to keep: sent with it
-        CHECK(internals::output(conn).capacity() < 64 * 1024);
+        CHECK(coline::detail::core_of(conn).output.kept().capacity() < 64 * 1024);
         CHECK(conn.stream().writes() == 1);
     };
     run(io, answer());
@@ -313,10 +312,10 @@ TEST_CASE("with coalesce_writes, a reply of several writes leaves in one send, a
         co_await coline::write(conn, "hi\n");
         co_await coline::write_line(conn, "END");
         CHECK(peer.available() == 0); // all kept while the session handles the request
-        CHECK(internals::output(conn) == "VALUE k 0 2\nhi\nEND\n");
+        CHECK(coline::detail::core_of(conn).output.kept() == "VALUE k 0 2\nhi\nEND\n");
         auto [ec, line] = co_await coline::read_line(conn, 100ms, coline::as_tuple); // sends, then waits
         CHECK(ec == error::timeout);
-        CHECK(internals::output(conn).empty());
+        CHECK(coline::detail::core_of(conn).output.kept().empty());
     };
     run(io, answer());
     CHECK(read_lines_from(peer, 3) == "VALUE k 0 2\nhi\nEND\n");
@@ -331,7 +330,7 @@ TEST_CASE("with coalesce_writes, kept bytes leave when the session waits for som
     bool kept = false;
     auto greet_then_wait = [&]() -> coline::task<void> {
         co_await coline::write_line(conn, "Connect");
-        kept = !internals::output(conn).empty();
+        kept = !coline::detail::core_of(conn).output.kept().empty();
         coline::error_code cancelled;
         co_await other_work.async_wait(asio::redirect_error(coline::use_task, cancelled));
     };
@@ -440,10 +439,10 @@ TEST_CASE("write keeps bytes without suspending where it can keep them, and susp
         auto [conn, peer] = make_tcp_pair(io, coline::server_options{}.connection);
         CHECK(without_suspending(coline::write(conn, "+OK\r\n")));
         CHECK(without_suspending(coline::write(conn, ":{}\r\n", 42)));
-        CHECK(internals::output(conn) == "+OK\r\n:42\r\n");
+        CHECK(coline::detail::core_of(conn).output.kept() == "+OK\r\n:42\r\n");
         const std::string large(64 * 1024, 'x');
         CHECK_FALSE(without_suspending(coline::write(conn, large))); // past the 64 KiB kept: sent from where it is
-        CHECK(internals::output(conn) == "+OK\r\n:42\r\n");
+        CHECK(coline::detail::core_of(conn).output.kept() == "+OK\r\n:42\r\n");
         auto [ec, line] = run(io, coline::read_line(conn, 100ms, coline::as_tuple));
         CHECK(ec == error::timeout);
         CHECK(read_lines_from(peer, 2) == "+OK\r\n:42\r\n");

@@ -473,7 +473,6 @@ TEST_CASE("line_buffer gives its storage back when nothing in it is unread, and 
 TEST_CASE("a connection that waits for input holds no input buffer, and output buffers grown by a burst are freed"
           * doctest::timeout(20))
 {
-    using internals = coline::detail::connection_access;
     asio::io_context io;
     auto [conn, peer] = make_tcp_pair(io);
     const std::string long_line(10000, 'x');
@@ -484,7 +483,7 @@ TEST_CASE("a connection that waits for input holds no input buffer, and output b
     auto echo_then_wait = [&]() -> coline::task<void> {
         for (int i = 0; i < 20; ++i)
             co_await coline::write_line(conn, *co_await coline::read_line(conn));
-        CHECK(internals::input(conn).capacity() >= 10000); // grown for the long lines
+        CHECK(coline::detail::core_of(conn).input.buffer().capacity() >= 10000); // grown for the long lines
         auto [ec, line] = co_await coline::read_line(conn, 100ms, coline::as_tuple); // nothing more comes
         CHECK(ec == error::timeout);
     };
@@ -493,8 +492,8 @@ TEST_CASE("a connection that waits for input holds no input buffer, and output b
     run(io, echo_then_wait());
     reader.join();
     CHECK(echoed == burst);
-    CHECK(internals::input(conn).capacity() == 0);
-    CHECK(internals::output(conn).capacity() <= 1024);
+    CHECK(coline::detail::core_of(conn).input.buffer().capacity() == 0);
+    CHECK(coline::detail::core_of(conn).output.kept().capacity() <= 1024);
 }
 
 TEST_CASE("a peer that keeps sending does not keep the executor from the other connections" * doctest::timeout(30))

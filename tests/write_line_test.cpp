@@ -505,23 +505,22 @@ TEST_CASE("read_line reports a failed send of the answers write_line kept, inste
 
 TEST_CASE("a send that fails to start (the stream throws) gives its lines back and leaves the connection free")
 {
-    using access = coline::detail::connection_access;
     asio::io_context io;
     auto conn = scripted(io, {});
-    access::output(conn) = "first\n";
+    coline::detail::core_of(conn).output.kept() = "first\n";
     conn.stream().throw_at_next_write_start();
     // What flush and read_line do, with lines written between the start of
     // the send and the moment the stream refuses it.
     auto send_once = [&]() -> coline::task<void> {
         coline::error_code ec;
-        coline::detail::output_send send(conn, ec);
-        auto sending = send.start(coline::no_timeout, {});
-        access::output(conn) += "second\n"; // written meanwhile: it goes after the lines in flight
+        coline::detail::send_in_flight send(coline::detail::core_of(conn), ec);
+        auto sending = send.start(coline::no_timeout, {}, {});
+        coline::detail::core_of(conn).output.kept() += "second\n"; // written meanwhile: it goes after the lines in flight
         co_await std::move(sending);
     };
     CHECK_THROWS_AS(run(io, send_once()), std::bad_alloc);
     CHECK(conn.stream().writes() == 0);
-    CHECK_FALSE(access::writing(conn));
+    CHECK_FALSE(coline::detail::core_of(conn).output.sending());
     run(io, coline::flush(conn, 5s)); // would wait forever for a turn if the connection looked busy
     CHECK(conn.stream().written() == "first\nsecond\n");
 }

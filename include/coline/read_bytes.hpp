@@ -54,14 +54,13 @@ struct some_reader {
 // (`filled` bytes): the rest straight from the stream, with no copy through
 // the input buffer.
 template <error_style Style, class Stream>
-task<result<Style, std::size_t>> read_into_rest(basic_connection<Stream>& conn, std::span<char> into,
+task<result<Style, std::size_t>> read_into_rest(connection_core<Stream>& conn, std::span<char> into,
                                                 duration timeout, std::size_t filled)
 {
-    using access = connection_access;
     if (read_refused(conn, true))
         co_return complete<Style>(read_refusal(conn), filled, "coline::read_exactly");
-    read_claim claim(conn);
-    auto& input = access::input(conn);
+    read_claim claim(conn.input);
+    auto& input = conn.input.buffer();
     error_code ec;
     chain_cancellation parent = co_await this_chain;
     if (filled < into.size()) {
@@ -71,7 +70,7 @@ task<result<Style, std::size_t>> read_into_rest(basic_connection<Stream>& conn, 
             ec = error::partial_block;
     }
     if (filled < into.size() && !ec) {
-        auto& deadline = access::read_deadline(conn);
+        auto& deadline = conn.read_deadline;
         read_in_progress reading(conn, timeout);
         while (filled < into.size() && !ec) {
             if (parent.cancelled() != asio::cancellation_type::none) {
@@ -84,21 +83,20 @@ task<result<Style, std::size_t>> read_into_rest(basic_connection<Stream>& conn, 
                 // A short rest goes through the input buffer: the receive that
                 // brings it also brings what follows (the next request), instead
                 // of a receive of its own for the few bytes missing.
-                const std::span<char> space = input.prepare(conn.options().max_line_length);
-                input.commit(co_await access::stream(conn).async_read_some(asio::buffer(space.data(), space.size()),
-                                                                           token));
+                const std::span<char> space = input.prepare(conn.options.max_line_length);
+                input.commit(co_await conn.stream.async_read_some(asio::buffer(space.data(), space.size()), token));
                 const std::string_view got = input.take_some(rest);
                 if (!got.empty())
                     std::memcpy(into.data() + filled, got.data(), got.size());
                 filled += got.size();
             } else {
-                const std::size_t n = co_await access::stream(conn).async_read_some(
-                    asio::buffer(into.data() + filled, rest), token);
+                const std::size_t n =
+                    co_await conn.stream.async_read_some(asio::buffer(into.data() + filled, rest), token);
                 input.taken_past(n); // (for stop_reading's count of what was read)
                 filled += n;
             }
             // stop_reading() ends a read with nothing begun; a block begun is awaited.
-            if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired())
+            if (ec == asio::error::operation_aborted && conn.input.take_stop_cancel() && !deadline.expired())
                 ec = filled > 0 ? error_code{} : error_code(error::partial_block);
         }
         const bool expired = deadline.stop();
@@ -117,7 +115,7 @@ template <error_style Style, class Stream>
 struct read_into_operation {
     using result_type = result<Style, std::size_t>;
 
-    basic_connection<Stream>& conn;
+    connection_core<Stream>& conn;
     std::span<char> into;
     duration timeout;
     std::size_t filled = 0;
@@ -127,7 +125,7 @@ struct read_into_operation {
     {
         if ((refused = read_refused(conn, false)))
             return true;
-        const std::string_view buffered = connection_access::input(conn).take_some(into.size());
+        const std::string_view buffered = conn.input.buffer().take_some(into.size());
         if (!buffered.empty())
             std::memcpy(into.data(), buffered.data(), buffered.size());
         filled = buffered.size();
@@ -141,7 +139,7 @@ struct read_into_operation {
 };
 
 template <error_style Style, class Stream>
-operation<read_into_operation<Style, Stream>> read_into_op(basic_connection<Stream>& conn, std::span<char> into,
+operation<read_into_operation<Style, Stream>> read_into_op(connection_core<Stream>& conn, std::span<char> into,
                                                  duration timeout)
 {
     return operation<read_into_operation<Style, Stream>>{read_into_operation<Style, Stream>{conn, into, timeout}};
@@ -175,7 +173,7 @@ template <class Stream, error_style Style = throw_on_error_t>
 auto read_exactly(basic_connection<Stream>& conn, std::size_t n,
                                                               Style = Style{})
 {
-    return detail::receive_op<Style>(conn, conn.options().read_timeout,
+    return detail::receive_op<Style>(detail::core_of(conn), conn.options().read_timeout,
                                      detail::exact_reader{n, conn.options().max_block_size}, "coline::read_exactly");
 }
 
@@ -184,7 +182,7 @@ template <class Stream, error_style Style = throw_on_error_t>
 auto read_exactly(basic_connection<Stream>& conn, std::size_t n,
                                                               duration timeout, Style = Style{})
 {
-    return detail::receive_op<Style>(conn, timeout, detail::exact_reader{n, conn.options().max_block_size},
+    return detail::receive_op<Style>(detail::core_of(conn), timeout, detail::exact_reader{n, conn.options().max_block_size},
                                      "coline::read_exactly");
 }
 
@@ -204,7 +202,7 @@ template <class Stream, error_style Style = throw_on_error_t>
 auto read_exactly(basic_connection<Stream>& conn, std::span<char> into,
                                                          Style = Style{})
 {
-    return detail::read_into_op<Style>(conn, into, conn.options().read_timeout);
+    return detail::read_into_op<Style>(detail::core_of(conn), into, conn.options().read_timeout);
 }
 
 /// `read_exactly` into the caller's buffer with a time limit of its own for this call.
@@ -212,7 +210,7 @@ template <class Stream, error_style Style = throw_on_error_t>
 auto read_exactly(basic_connection<Stream>& conn, std::span<char> into,
                                                          duration timeout, Style = Style{})
 {
-    return detail::read_into_op<Style>(conn, into, timeout);
+    return detail::read_into_op<Style>(detail::core_of(conn), into, timeout);
 }
 
 /// Awaits between 1 and `most` bytes, as they are: the bytes buffered
@@ -234,7 +232,7 @@ template <class Stream, error_style Style = throw_on_error_t>
 auto read_some(basic_connection<Stream>& conn, std::size_t most,
                                                            Style = Style{})
 {
-    return detail::receive_op<Style>(conn, conn.options().read_timeout, detail::some_reader{most},
+    return detail::receive_op<Style>(detail::core_of(conn), conn.options().read_timeout, detail::some_reader{most},
                                      "coline::read_some");
 }
 
@@ -243,7 +241,7 @@ template <class Stream, error_style Style = throw_on_error_t>
 auto read_some(basic_connection<Stream>& conn, std::size_t most,
                                                            duration timeout, Style = Style{})
 {
-    return detail::receive_op<Style>(conn, timeout, detail::some_reader{most}, "coline::read_some");
+    return detail::receive_op<Style>(detail::core_of(conn), timeout, detail::some_reader{most}, "coline::read_some");
 }
 
 } // namespace coline

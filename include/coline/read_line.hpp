@@ -91,7 +91,7 @@ struct line_part_reader {
 template <class Stream, error_style Style = throw_on_error_t>
 auto read_line(basic_connection<Stream>& conn, Style = Style{})
 {
-    return detail::receive_op<Style>(conn, conn.options().read_timeout,
+    return detail::receive_op<Style>(detail::core_of(conn), conn.options().read_timeout,
                                      detail::line_reader{conn.options().max_line_length}, "coline::read_line");
 }
 
@@ -101,7 +101,7 @@ auto read_line(basic_connection<Stream>& conn, Style = Style{})
 template <class Stream, error_style Style = throw_on_error_t>
 auto read_line(basic_connection<Stream>& conn, duration timeout, Style = Style{})
 {
-    return detail::receive_op<Style>(conn, timeout, detail::line_reader{conn.options().max_line_length},
+    return detail::receive_op<Style>(detail::core_of(conn), timeout, detail::line_reader{conn.options().max_line_length},
                                      "coline::read_line");
 }
 
@@ -127,7 +127,7 @@ auto read_line(basic_connection<Stream>& conn, duration timeout, Style = Style{}
 template <class Stream, error_style Style = throw_on_error_t>
 auto read_line_part(basic_connection<Stream>& conn, Style = Style{})
 {
-    return detail::receive_op<Style>(conn, conn.options().read_timeout, detail::line_part_reader{},
+    return detail::receive_op<Style>(detail::core_of(conn), conn.options().read_timeout, detail::line_part_reader{},
                                      "coline::read_line_part");
 }
 
@@ -135,7 +135,7 @@ auto read_line_part(basic_connection<Stream>& conn, Style = Style{})
 template <class Stream, error_style Style = throw_on_error_t>
 auto read_line_part(basic_connection<Stream>& conn, duration timeout, Style = Style{})
 {
-    return detail::receive_op<Style>(conn, timeout, detail::line_part_reader{}, "coline::read_line_part");
+    return detail::receive_op<Style>(detail::core_of(conn), timeout, detail::line_part_reader{}, "coline::read_line_part");
 }
 
 } // namespace coline

@@ -354,7 +354,7 @@ private:
         } catch (...) {
             error = std::current_exception(); // handed on below, once the client is closed
         }
-        co_await detail::end_session(*s.conn, !error, options_.linger_timeout);
+        co_await detail::end_session(detail::core_of(*s.conn), !error, options_.linger_timeout);
         // A connection the handler made of conn and let go (after STARTTLS) ends the same way.
         if (auto upgraded = s.link.close_adoption())
             co_await upgraded->end(!error, options_.linger_timeout);
@@ -369,7 +369,7 @@ private:
         auto [open_error, conn] = co_await transport_.open(std::move(socket), options_.connection);
         if (!open_error) {
             s.conn.emplace(std::move(conn));
-            detail::link_session(*s.conn, s.link);
+            detail::link_session(detail::core_of(*s.conn), s.link);
         }
         co_return open_error;
     }

@@ -188,7 +188,7 @@ public:
         if constexpr (requires { conn_->stream().shutdown(asio::socket_base::shutdown_send, ignored); })
             conn_->stream().shutdown(asio::socket_base::shutdown_send, ignored);
         else
-            co_await coline::detail::lingering_close<Stream>::run(*conn_, limit); // TLS: close_notify, and the peer's
+            co_await coline::detail::lingering_close<Stream>::run(coline::detail::core_of(*conn_), limit); // TLS: close_notify, and the peer's
     }
     void close() noexcept override { conn_->close(); }
     basic_connection<Stream>& connection() noexcept { return *conn_; }
@@ -246,7 +246,7 @@ public:
           client_(std::make_unique<detail::driver_client_on<connection::stream_type>>(pair_->client)),
           limit_(options.limit)
     {
-        coline::detail::link_session(pair_->server, link_);
+        coline::detail::link_session(coline::detail::core_of(pair_->server), link_);
         coline::spawn(io_, run_handler(), asio::bind_cancellation_slot(cancel_.slot(), [this](std::exception_ptr e) {
                            error_ = e;
                            finished_ = true;
@@ -357,7 +357,7 @@ private:
         } catch (...) {
             error = std::current_exception();
         }
-        co_await coline::detail::end_session(pair_->server, !error, linger_);
+        co_await coline::detail::end_session(coline::detail::core_of(pair_->server), !error, linger_);
         if (auto upgraded = link_.close_adoption()) // what the handler made of its connection (start_tls)
             co_await upgraded->end(!error, linger_);
         if (error)

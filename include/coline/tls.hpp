@@ -85,7 +85,7 @@ task<result<Style, tls_connection>> start_tls_op(connection plain, asio::ssl::co
     if (!ec && !plain.buffered().empty())
         ec = error::input_before_tls; // read in clear: they must not pass for encrypted input
     tls_connection conn(tls_stream(std::move(plain.stream()), context), plain.options());
-    pass_session_link(plain, conn); // under a server, the upgraded session stays in its care
+    pass_session_link(core_of(plain), core_of(conn)); // under a server, the upgraded session stays in its care
     // OpenSSL's buffers only while a record is in flight: an idle or stalled
     // connection then costs a few kilobytes less.
     ::SSL_set_mode(conn.stream().native_handle(), SSL_MODE_RELEASE_BUFFERS);
@@ -124,13 +124,13 @@ task<result<Style, tls_connection>> connect_tls_op(std::string host, port servic
     co_return complete<Style>(handshake_ec, std::move(conn), "coline::connect_tls");
 }
 
-template <error_style Style>
-task<result<Style, void>> shutdown_tls_op(tls_connection& conn, duration timeout)
+template <error_style Style, class Stream>
+task<result<Style, void>> shutdown_tls_op(connection_core<Stream>& conn, duration timeout)
 {
     const auto due = time_after(timeout);
-    auto [ec] = co_await flush(conn, timeout, as_tuple);
+    auto [ec] = co_await flush_op<as_tuple_t>(conn, timeout, {}, false, {}, "coline::flush");
     if (!ec)
-        ec = co_await within(time_left(due), [&conn](auto token) { return conn.stream().async_shutdown(token); });
+        ec = co_await within(time_left(due), [&conn](auto token) { return conn.stream.async_shutdown(token); });
     if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
         ec.clear(); // the peer closed after our close_notify: the end we wanted
     co_return complete<Style>(ec, "coline::shutdown_tls");
@@ -142,7 +142,7 @@ task<result<Style, void>> shutdown_tls_op(tls_connection& conn, duration timeout
 template <class Stream>
 struct lingering_close<asio::ssl::stream<Stream>> {
     static constexpr bool after_errors = true;
-    static task<void> run(basic_connection<asio::ssl::stream<Stream>>& conn, duration linger)
+    static task<void> run(connection_core<asio::ssl::stream<Stream>>& conn, duration linger)
     {
         co_await shutdown_tls_op<as_tuple_t>(conn, linger);
     }
@@ -248,7 +248,7 @@ task<result<Style, tls_connection>> connect_tls(std::string host, port service,
 template <error_style Style = throw_on_error_t>
 task<result<Style, void>> shutdown_tls(tls_connection& conn, duration timeout, Style = Style{})
 {
-    return detail::shutdown_tls_op<Style>(conn, timeout);
+    return detail::shutdown_tls_op<Style>(detail::core_of(conn), timeout);
 }
 
 /// The transport of a TLS server: each accepted client's handshake runs in

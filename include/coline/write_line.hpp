@@ -2,7 +2,7 @@
 #pragma once
 
 #include <coline/connection.hpp>
-#include <coline/detail/operation.hpp>
+#include <coline/detail/send.hpp>
 #include <coline/error.hpp>
 #include <coline/task.hpp>
 #include <coline/use_task.hpp>
@@ -46,11 +46,11 @@ using line_text = std::conditional_t<
 
 namespace detail {
 
-// Appends `text` (formatted with `args`) to the output buffer, as it is.
+// Appends `text` (formatted with `args`) to the kept bytes, as it is.
 template <class Stream, class... Args>
-void append_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+void append_text(connection_core<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
-    auto& output = connection_access::output_to_fill(conn);
+    auto& output = conn.output.to_fill();
     if constexpr (sizeof...(Args) == 0) {
         output.append(text);
     } else {
@@ -65,121 +65,31 @@ void append_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&
 }
 
 template <class Stream, class... Args>
-error_code append_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+error_code append_line(connection_core<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
-    auto& output = connection_access::output(conn);
+    auto& output = conn.output.kept();
     const std::size_t start = output.size();
     append_text(conn, text, std::forward<Args>(args)...);
     if (output.find('\n', start) != std::string::npos) {
         output.resize(start);
         return error::newline_in_line;
     }
-    output.append(conn.options().newline == line_ending::crlf ? std::string_view{"\r\n"} : std::string_view{"\n"});
+    output.append(conn.options.newline == line_ending::crlf ? std::string_view{"\r\n"} : std::string_view{"\n"});
     return {};
-}
-
-// The rest of a write that could not just keep its bytes (see `flush_operation`):
-// sends what the connection's output buffer holds, then `tail` (unless `ec`
-// is already set, or `may_keep` and the bytes can wait for the next read).
-// Bytes other coroutines add meanwhile go out too when no read will send them.
-template <error_style Style, class Stream>
-task<result<Style, void>> flush_rest(basic_connection<Stream>& conn, duration timeout, error_code ec, bool may_keep,
-                                     std::string_view tail, const char* what)
-{
-    using access = connection_access;
-    if (!ec && !on_running_context(conn.get_executor()))
-        access::fail_writes(conn, ec = error::wrong_executor);
-    chain_cancellation parent = co_await this_chain;
-    auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
-    while (!ec && access::writing(conn) && !cancelled()) { // another coroutine's write, a read's, or a posted one
-        // Our time limit covers the wait: the send in progress ends by then,
-        // or is abandoned with error::timeout, which every writer then gets.
-        access::write_deadline(conn).shorten(timeout);
-        error_code ignored;
-        co_await access::write_turn(conn).async_wait(asio::redirect_error(use_task, ignored));
-    }
-    if (!ec && cancelled())
-        ec = asio::error::operation_aborted;
-    if (!ec && (ec = access::write_failed(conn)))
-        access::take_unreported_send_failure(conn); // reported now
-    while (!ec && (!tail.empty() || (!access::output(conn).empty() && !(may_keep && access::may_keep_output(conn))))) {
-        if constexpr (access::sends_at_turn_end<Stream>) {
-            if (tail.empty()) { // a socket takes what it has room for without an Asio operation
-                if (!access::send_now(conn)) {
-                    access::take_unreported_send_failure(conn);
-                    ec = access::write_failed(conn);
-                }
-                if (ec || access::output(conn).empty())
-                    break;
-            }
-        }
-        output_send send(conn, ec);
-        co_await send.start(timeout, parent.slot(), std::exchange(tail, {}));
-    }
-    if (!ec && !access::output(conn).empty())
-        access::send_at_turn_end(conn);
-
-    co_return complete<Style>(ec, what);
-}
-
-// A write: `co_await operation<flush_operation<...>>` only keeps the bytes, without
-// suspending, when they can wait for the next read (the usual case under
-// coalesce_writes), and otherwise awaits flush_rest. An error found before
-// (a newline in a line, a send that failed) is reported without suspending either.
-template <error_style Style, class Stream>
-struct flush_operation {
-    using result_type = result<Style, void>;
-
-    basic_connection<Stream>& conn;
-    duration timeout;
-    error_code ec;
-    bool may_keep;
-    std::string_view tail;
-    const char* what;
-
-    bool ready()
-    {
-        using access = connection_access;
-        if (ec)
-            return true;
-        if (check_every_operation && !on_running_context(conn.get_executor())) {
-            access::fail_writes(conn, ec = error::wrong_executor);
-            return true;
-        }
-        if (!access::writing(conn) && (ec = access::write_failed(conn))) {
-            access::take_unreported_send_failure(conn); // reported now
-            return true;
-        }
-        if (!tail.empty() || !may_keep || access::writing(conn) || access::write_failed(conn)
-            || !access::may_keep_output(conn))
-            return false;
-        access::send_at_turn_end(conn);
-        return true;
-    }
-    result_type ready_result() { return complete<Style>(ec, what); }
-    task<result_type> rest() { return flush_rest<Style>(conn, timeout, ec, may_keep, tail, what); }
-};
-
-template <error_style Style, class Stream>
-operation<flush_operation<Style, Stream>> flush_op(basic_connection<Stream>& conn, duration timeout, error_code ec,
-                                         bool may_keep = true, std::string_view tail = {},
-                                         const char* what = "coline::write_line")
-{
-    return operation<flush_operation<Style, Stream>>{flush_operation<Style, Stream>{conn, timeout, ec, may_keep, tail, what}};
 }
 
 // write: small texts join the output buffer; a large one is sent from where
 // it is, after the output buffer, so the buffer stays within its bound.
 template <error_style Style, class Stream, class... Args>
-auto write_text(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... args)
+auto write_text(connection_core<Stream>& conn, line_text<Args...> text, Args&&... args)
 {
     constexpr const char* what = "coline::write";
     if constexpr (sizeof...(Args) == 0) {
-        if (connection_access::output(conn).size() + text.size() > connection_access::most_kept)
-            return flush_op<Style>(conn, conn.options().write_timeout, {}, true, text, what);
+        if (conn.output.size() + text.size() > output_queue::most_kept)
+            return flush_op<Style>(conn, conn.options.write_timeout, {}, true, text, what);
     }
     append_text(conn, text, std::forward<Args>(args)...);
-    return flush_op<Style>(conn, conn.options().write_timeout, {}, true, {}, what);
+    return flush_op<Style>(conn, conn.options.write_timeout, {}, true, {}, what);
 }
 
 } // namespace detail
@@ -214,8 +124,9 @@ auto write_line(basic_connection<Stream>& conn, line_text<Args...> text, Args&&.
 {
     static_assert(!detail::style_after_text<Args...>, "coline: the error style comes before the text, as in "
                   "write_line(conn, coline::as_tuple, \"text {}\", args...)");
-    return detail::flush_op<throw_on_error_t>(conn, conn.options().write_timeout,
-                                              detail::append_line(conn, text, std::forward<Args>(args)...));
+    auto& core = detail::core_of(conn);
+    return detail::flush_op<throw_on_error_t>(core, core.options.write_timeout,
+                                              detail::append_line(core, text, std::forward<Args>(args)...));
 }
 
 /// `write_line` in the error style `Style`, which comes just before the text.
@@ -223,8 +134,9 @@ template <class Stream, error_style Style, class... Args>
 auto write_line(basic_connection<Stream>& conn, Style, line_text<Args...> text,
                                                  Args&&... args)
 {
-    return detail::flush_op<Style>(conn, conn.options().write_timeout,
-                                   detail::append_line(conn, text, std::forward<Args>(args)...));
+    auto& core = detail::core_of(conn);
+    return detail::flush_op<Style>(core, core.options.write_timeout,
+                                   detail::append_line(core, text, std::forward<Args>(args)...));
 }
 
 /// Awaits sending bytes as they are: `text` (formatted with `args` by {fmt}
@@ -255,7 +167,7 @@ auto write(basic_connection<Stream>& conn, line_text<Args...> text, Args&&... ar
 {
     static_assert(!detail::style_after_text<Args...>, "coline: the error style comes before the text, as in "
                   "write_line(conn, coline::as_tuple, \"text {}\", args...)");
-    return detail::write_text<throw_on_error_t>(conn, text, std::forward<Args>(args)...);
+    return detail::write_text<throw_on_error_t>(detail::core_of(conn), text, std::forward<Args>(args)...);
 }
 
 /// `write` in the error style `Style`, which comes just before the text.
@@ -263,7 +175,7 @@ template <class Stream, error_style Style, class... Args>
 auto write(basic_connection<Stream>& conn, Style, line_text<Args...> text,
                                            Args&&... args)
 {
-    return detail::write_text<Style>(conn, text, std::forward<Args>(args)...);
+    return detail::write_text<Style>(detail::core_of(conn), text, std::forward<Args>(args)...);
 }
 
 /// Awaits sending every byte that `write_line` and `write` kept in the output buffer
@@ -277,14 +189,14 @@ auto write(basic_connection<Stream>& conn, Style, line_text<Args...> text,
 template <class Stream, error_style Style = throw_on_error_t>
 auto flush(basic_connection<Stream>& conn, Style = Style{})
 {
-    return detail::flush_op<Style>(conn, conn.options().write_timeout, {}, false, {}, "coline::flush");
+    return detail::flush_op<Style>(detail::core_of(conn), conn.options().write_timeout, {}, false, {}, "coline::flush");
 }
 
 /// `flush` with a time limit of its own for this call.
 template <class Stream, error_style Style = throw_on_error_t>
 auto flush(basic_connection<Stream>& conn, duration timeout, Style = Style{})
 {
-    return detail::flush_op<Style>(conn, timeout, {}, false, {}, "coline::flush");
+    return detail::flush_op<Style>(detail::core_of(conn), timeout, {}, false, {}, "coline::flush");
 }
 
 } // namespace coline

@@ -1,8 +1,9 @@
 // Internal: the read loop behind read_line, read_line_part, read_exactly and read_some.
 #pragma once
 
-#include <coline/connection.hpp>
+#include <coline/detail/connection_core.hpp>
 #include <coline/detail/operation.hpp>
+#include <coline/detail/send.hpp>
 #include <coline/error.hpp>
 #include <coline/task.hpp>
 #include <coline/use_task.hpp>
@@ -25,37 +26,33 @@ constexpr bool can_wait_for_input = requires(Stream& s) {
 // Returns whether some are left for send_kept to await: a socket takes them
 // here, without a co_await, when it has room.
 template <class Stream>
-bool send_kept_now(basic_connection<Stream>& conn, error_code& ec)
+bool send_kept_now(connection_core<Stream>& conn, error_code& ec)
 {
-    using access = connection_access;
-    if (access::output(conn).empty() || access::writing(conn) || access::write_failed(conn)) {
-        if (!ec && access::take_unreported_send_failure(conn))
-            ec = access::write_failed(conn);
+    auto& output = conn.output;
+    if (output.empty() || output.sending() || output.failed()) {
+        if (!ec && output.take_unreported_failure())
+            ec = output.failed();
         return false;
     }
-    if constexpr (access::sends_at_turn_end<Stream>) {
-        if (!access::send_now(conn)) {
-            access::take_unreported_send_failure(conn);
+    if constexpr (connection_core<Stream>::direct_calls) {
+        if (!conn.send_now()) {
+            output.take_unreported_failure();
             if (!ec)
-                ec = access::write_failed(conn);
+                ec = output.failed();
             return false;
         }
     }
-    return !access::output(conn).empty();
+    return !output.empty();
 }
 
 template <class Stream>
-task<void> send_kept(basic_connection<Stream>& conn, chain_cancellation parent, error_code& ec)
+task<void> send_kept(connection_core<Stream>& conn, chain_cancellation parent, error_code& ec)
 {
-    using access = connection_access;
-    if (access::output(conn).empty() || access::writing(conn) || access::write_failed(conn)
+    if (conn.output.empty() || conn.output.sending() || conn.output.failed()
         || parent.cancelled() != asio::cancellation_type::none)
         co_return;
     error_code write_ec;
-    {
-        output_send send(conn, write_ec);
-        co_await send.start(conn.options().write_timeout, parent.slot());
-    }
+    co_await send_output(conn, conn.options.write_timeout, parent.slot(), write_ec, {}, send_everything);
     if (write_ec && !ec)
         ec = write_ec;
 }
@@ -65,29 +62,28 @@ task<void> send_kept(basic_connection<Stream>& conn, chain_cancellation parent, 
 // than the connection's (checked when the read waits, and in debug builds always).
 // (A bool first: no error_code is made on the fast path, which costs a call.)
 template <class Stream>
-bool read_refused(basic_connection<Stream>& conn, bool waits) noexcept
+bool read_refused(connection_core<Stream>& conn, bool waits) noexcept
 {
-    return connection_access::read_claimed(conn)
+    return conn.input.claimed()
            || ((waits || check_every_operation) && !on_running_context(conn.get_executor()));
 }
 template <class Stream>
-error_code read_refusal(basic_connection<Stream>& conn) noexcept
+error_code read_refusal(connection_core<Stream>& conn) noexcept
 {
-    return connection_access::read_claimed(conn) ? error::concurrent_read : error::wrong_executor;
+    return conn.input.claimed() ? error::concurrent_read : error::wrong_executor;
 }
 
 // A read that the buffer could not serve at once holds the connection's
 // input until it is over, however it ends.
-template <class Stream>
 class read_claim {
 public:
-    explicit read_claim(basic_connection<Stream>& conn) : conn_(conn) { connection_access::read_claimed(conn) = true; }
+    explicit read_claim(line_input& input) : input_(input) { input.claim(); }
     read_claim(const read_claim&) = delete;
     read_claim& operator=(const read_claim&) = delete;
-    ~read_claim() { connection_access::read_claimed(conn_) = false; }
+    ~read_claim() { input_.unclaim(); }
 
 private:
-    basic_connection<Stream>& conn_;
+    line_input& input_;
 };
 
 // A read that waits for input: its time limit starts, and stop_reading()
@@ -96,22 +92,22 @@ private:
 template <class Stream>
 class read_in_progress {
 public:
-    read_in_progress(basic_connection<Stream>& conn, duration timeout) : conn_(conn)
+    read_in_progress(connection_core<Stream>& conn, duration timeout) : conn_(conn)
     {
-        connection_access::read_deadline(conn).start(timeout, connection_access::request_due(conn));
-        connection_access::reading(conn) = true;
+        conn.read_deadline.start(timeout, conn.input.request_due());
+        conn.input.set_waiting(true);
     }
     read_in_progress(const read_in_progress&) = delete;
     read_in_progress& operator=(const read_in_progress&) = delete;
     ~read_in_progress()
     {
-        connection_access::reading(conn_) = false;
-        connection_access::take_stop_cancel(conn_);
-        connection_access::read_deadline(conn_).stop();
+        conn_.input.set_waiting(false);
+        conn_.input.take_stop_cancel();
+        conn_.read_deadline.stop();
     }
 
 private:
-    basic_connection<Stream>& conn_;
+    connection_core<Stream>& conn_;
 };
 
 // What one kind of read takes from the input buffer. A Reader has:
@@ -135,29 +131,27 @@ concept reader = requires(Reader r, line_buffer& in, typename Reader::value_type
 // stream ends. Before it waits, it sends what writes kept back (coalesce_writes).
 // `done` and `ec` are what the first take from the buffer gave.
 template <error_style Style, class Stream, reader Reader>
-task<result<Style, typename Reader::value_type>> receive_rest(basic_connection<Stream>& conn, duration timeout,
+task<result<Style, typename Reader::value_type>> receive_rest(connection_core<Stream>& conn, duration timeout,
                                                               Reader reader, const char* what, bool done,
                                                               error_code ec, typename Reader::value_type value)
 {
-    using access = connection_access;
     if (read_refused(conn, true))
         co_return complete<Style>(read_refusal(conn), typename Reader::value_type{}, what);
-    read_claim claim(conn);
-    auto& input = access::input(conn);
-    const std::size_t max_line = conn.options().max_line_length;
+    read_claim claim(conn.input);
+    auto& input = conn.input.buffer();
+    const std::size_t max_line = conn.options.max_line_length;
     // After stop_reading(), what had arrived then is read, and a line (or
     // block) that had begun is awaited; nothing else. (Over TLS the stop point
     // counts encrypted bytes, a little more than the lines: with none left
     // to read and no line begun, the lines are over too.)
     auto stop_point_reached = [&] {
-        const bool nothing_left = conn.reading_stopped() && input.unread().empty()
-                                  && bytes_arrived(access::stream(conn)) == 0;
+        const bool nothing_left = conn.input.stopped() && input.unread().empty() && bytes_arrived(conn.stream) == 0;
         if constexpr (Reader::reads_lines)
-            return access::past_stop_point(conn) || (nothing_left && !input.line_open());
+            return conn.input.past_stop_point() || (nothing_left && !input.line_open());
         else
             return nothing_left;
     };
-    const bool stopped_before = Reader::reads_lines && access::past_stop_point(conn);
+    const bool stopped_before = Reader::reads_lines && conn.input.past_stop_point();
 
     chain_cancellation parent = co_await this_chain;
     auto cancelled = [&] { return parent.cancelled() != asio::cancellation_type::none; };
@@ -168,7 +162,7 @@ task<result<Style, typename Reader::value_type>> receive_rest(basic_connection<S
     if (!done && !ec && (input.at_end() || stopped_before)) {
         reader.end(value, {}, ec);
     } else if (!done && !ec) {
-        auto& deadline = access::read_deadline(conn);
+        auto& deadline = conn.read_deadline;
         read_in_progress reading(conn, timeout);
         [[maybe_unused]] bool waited = false; // (streams that are not sockets)
         // The two ways to wait for the peer, each bound to the time limit and to our cancellation.
@@ -180,7 +174,7 @@ task<result<Style, typename Reader::value_type>> receive_rest(basic_connection<S
         };
         auto read_some = [&] {
             const std::span<char> space = input.prepare(max_line, reader.block);
-            return access::stream(conn).async_read_some(asio::buffer(space.data(), space.size()), token());
+            return conn.stream.async_read_some(asio::buffer(space.data(), space.size()), token());
         };
         bool stopped = false;
         while (!deadline.expired()) {
@@ -193,25 +187,24 @@ task<result<Style, typename Reader::value_type>> receive_rest(basic_connection<S
                 break;
             }
             std::size_t n = 0;
-            if constexpr (access::sends_at_turn_end<Stream>) {
+            if constexpr (connection_core<Stream>::direct_calls) {
                 // A socket. Between requests, take what has arrived without
                 // an Asio operation, and when nothing has, wait until something
                 // does without holding buffers that have nothing in them. The
                 // rest of a request begun (a long line) comes through Asio's read.
                 if (!input.unread().empty()) {
                     input.commit(n = co_await read_some());
-                    access::received_since_yield(conn) = false; // its completion came through the executor's queue
-                } else if ((n = access::receive_now(conn, reader.block, ec)) > 0
-                           && std::exchange(access::received_since_yield(conn), true)) {
+                    conn.input.yielded(); // its completion came through the executor's queue
+                } else if ((n = conn.receive_now(reader.block, ec)) > 0 && conn.input.received_without_wait()) {
                     // A peer that keeps sending must not keep the others
                     // waiting: after a receive that needed no wait, the next
                     // lets the executor run the others first, as Asio's reads do.
-                    co_await asio::post(access::stream(conn).get_executor(), use_task);
+                    co_await asio::post(conn.get_executor(), use_task);
                 } else if (ec == asio::error::would_block) {
                     ec.clear();
-                    access::release_idle_buffers(conn);
-                    co_await wait_for_input(access::stream(conn));
-                    access::received_since_yield(conn) = false;
+                    conn.release_idle_buffers();
+                    co_await wait_for_input(conn.stream);
+                    conn.input.yielded();
                 }
             } else {
                 bool waiting_first = false;
@@ -219,14 +212,14 @@ task<result<Style, typename Reader::value_type>> receive_rest(basic_connection<S
                     if (input.capacity() == 0 && !waited) {
                         // Nothing received yet: an idle connection costs no input buffer.
                         waited = waiting_first = true;
-                        co_await wait_for_input(access::stream(conn));
+                        co_await wait_for_input(conn.stream);
                     }
                 }
                 if (!waiting_first)
                     input.commit(n = co_await read_some());
             }
 
-            if (ec == asio::error::operation_aborted && access::take_stop_cancel(conn) && !deadline.expired()) {
+            if (ec == asio::error::operation_aborted && conn.input.take_stop_cancel() && !deadline.expired()) {
                 ec.clear();
                 continue;
             }
@@ -258,7 +251,7 @@ template <error_style Style, class Stream, reader Reader>
 struct receive_operation {
     using result_type = result<Style, typename Reader::value_type>;
 
-    basic_connection<Stream>& conn;
+    connection_core<Stream>& conn;
     duration timeout;
     Reader reader;
     const char* what;
@@ -270,11 +263,11 @@ struct receive_operation {
     {
         if (read_refused(conn, false)) [[unlikely]]
             return refuse();
-        const bool stopped_before = Reader::reads_lines && connection_access::past_stop_point(conn);
-        done = !stopped_before && reader.take(connection_access::input(conn), value, ec);
+        const bool stopped_before = Reader::reads_lines && conn.input.past_stop_point();
+        done = !stopped_before && reader.take(conn.input.buffer(), value, ec);
         // An error (a line too long) waits for nothing either, unless writes
         // kept bytes: those go out first, as before any bad news.
-        return done && (!ec || connection_access::output(conn).empty());
+        return done && (!ec || conn.output.empty());
     }
     result_type ready_result() { return complete<Style>(ec, std::move(value), what); }
     task<result_type> rest() { return receive_rest<Style>(conn, timeout, reader, what, done, ec, std::move(value)); }
@@ -286,7 +279,7 @@ struct receive_operation {
 };
 
 template <error_style Style, class Stream, reader Reader>
-operation<receive_operation<Style, Stream, Reader>> receive_op(basic_connection<Stream>& conn, duration timeout, Reader reader,
+operation<receive_operation<Style, Stream, Reader>> receive_op(connection_core<Stream>& conn, duration timeout, Reader reader,
                                                      const char* what)
 {
     return operation<receive_operation<Style, Stream, Reader>>{receive_operation<Style, Stream, Reader>{conn, timeout, reader, what}};

@@ -1,9 +1,10 @@
 // Internal: how a session ends, the same in the server and in the testing helper.
 #pragma once
 
-#include <coline/connection.hpp>
 #include <coline/detail/closing.hpp>
-#include <coline/write_line.hpp>
+#include <coline/detail/connection_core.hpp>
+#include <coline/detail/send.hpp>
+#include <coline/error.hpp>
 
 #include <memory>
 #include <utility>
@@ -19,21 +20,21 @@ namespace coline::detail {
 // cancelled coroutine (the grace period is over): the flush and the linger
 // then end at once.
 template <class Stream>
-task<void> end_session(basic_connection<Stream>& conn, bool clean, duration linger)
+task<void> end_session(connection_core<Stream>& conn, bool clean, duration linger)
 {
-    co_await flush(conn, as_tuple);
-    if ((clean || lingering_close<Stream>::after_errors) && conn.stream().lowest_layer().is_open())
+    co_await flush_op<as_tuple_t>(conn, conn.options.write_timeout, {}, false, {}, "coline::flush");
+    if ((clean || lingering_close<Stream>::after_errors) && conn.stream.lowest_layer().is_open())
         co_await lingering_close<Stream>::run(conn, linger);
     conn.close();
 }
 
-// The session link's operations on a basic_connection<Stream>.
+// The session link's operations on a connection_core<Stream>.
 template <class Stream>
 struct linked_connection {
-    static basic_connection<Stream>& of(void* conn) noexcept { return *static_cast<basic_connection<Stream>*>(conn); }
+    static connection_core<Stream>& of(void* conn) noexcept { return *static_cast<connection_core<Stream>*>(conn); }
     static void stop_reading(void* conn) noexcept { of(conn).stop_reading(); }
     static void close(void* conn) noexcept { of(conn).close(); }
-    static void forget_link(void* conn) noexcept { connection_access::link(of(conn)) = nullptr; }
+    static void forget_link(void* conn) noexcept { of(conn).link = nullptr; }
     static bool hand_over(void* conn) noexcept;
     static constexpr link_operations operations{&stop_reading, &close, &forget_link, &hand_over};
 };
@@ -42,23 +43,23 @@ struct linked_connection {
 template <class Stream>
 class adopted final : public adopted_connection {
 public:
-    explicit adopted(basic_connection<Stream>&& conn) noexcept : conn_(std::move(conn)) {}
+    explicit adopted(connection_core<Stream>&& conn) noexcept : conn_(std::move(conn)) {}
     ~adopted() override
     {
-        if (session_link* link = std::exchange(connection_access::link(conn_), nullptr))
+        if (session_link* link = std::exchange(conn_.link, nullptr))
             link->gone(&conn_); // (so that its destructor hands nothing over again)
     }
     task<void> end(bool clean, duration linger) override { return end_session(conn_, clean, linger); }
 
 private:
-    basic_connection<Stream> conn_;
+    connection_core<Stream> conn_;
 };
 
 template <class Stream>
 bool linked_connection<Stream>::hand_over(void* conn) noexcept
 {
     try {
-        session_link* link = connection_access::link(of(conn));
+        session_link* link = of(conn).link;
         link->adopt(std::make_unique<adopted<Stream>>(std::move(of(conn))));
         return true;
     } catch (...) {
@@ -70,9 +71,9 @@ bool linked_connection<Stream>::hand_over(void* conn) noexcept
 // server's own, or what the handler made of it. It starts stopped if the
 // server's stop came first.
 template <class Stream>
-void link_session(basic_connection<Stream>& conn, session_link& link) noexcept
+void link_session(connection_core<Stream>& conn, session_link& link) noexcept
 {
-    connection_access::link(conn) = &link;
+    conn.link = &link;
     link.attach(&conn, linked_connection<Stream>::operations);
     if (link.stopped())
         conn.stop_reading();
@@ -80,9 +81,9 @@ void link_session(basic_connection<Stream>& conn, session_link& link) noexcept
 
 // `to`, made of `from`, takes over `from`'s place in its server's care (if it has one).
 template <class From, class To>
-void pass_session_link(basic_connection<From>& from, basic_connection<To>& to) noexcept
+void pass_session_link(connection_core<From>& from, connection_core<To>& to) noexcept
 {
-    if (session_link* link = std::exchange(connection_access::link(from), nullptr))
+    if (session_link* link = std::exchange(from.link, nullptr))
         link_session(to, *link);
 }
 
