@@ -469,3 +469,62 @@ TEST_CASE("reuse_port lets two TCP servers share a port; without it the port is 
         CHECK(e.code() == asio::error::address_in_use);
     }
 }
+
+namespace {
+
+// The README's session: it takes its connection by value, as under a bare accept loop.
+coline::task<void> echo_by_value(coline::connection conn)
+{
+    co_await coline::write_line(conn, "Connect");
+    while (auto line = co_await coline::read_line(conn))
+        co_await coline::write_line(conn, "Information received {}", *line);
+}
+
+// Takes its connection by value and returns at once, with its greeting only kept.
+coline::task<void> greet_by_value(coline::connection conn)
+{
+    co_await coline::write_line(conn, "Connect");
+}
+
+} // namespace
+
+TEST_CASE("a handler that takes its connection by value runs under run_server, and stop() reaches it at once"
+          * doctest::timeout(30))
+{
+    coline::server_options options;
+    options.grace_period = 10s;
+    background_server server(options, echo_by_value);
+    blocking_client client(server.port());
+    CHECK(client.line() == "Connect");
+    CHECK_FALSE(client.send("a\nb\n"));
+    CHECK(client.line() == "Information received a");
+    CHECK(client.line() == "Information received b");
+    // Idle in read_line: the stop reaches the connection the handler moved, not the grace period.
+    const auto took = server.stop();
+    CHECK(took < 5s);
+    CHECK(client.wait_for_close() == asio::error::eof);
+    CHECK(server.errors.size() == 0);
+}
+
+TEST_CASE("a by-value handler that returns while its client still sends: the answer kept reaches the client"
+          * doctest::timeout(30))
+{
+    background_server server({}, greet_by_value);
+    blocking_client client(server.port());
+    CHECK_FALSE(client.send("unread\n")); // unread input: a plain close would reset the stream
+    CHECK(client.line() == "Connect");
+    CHECK(client.wait_for_close() == asio::error::eof);
+}
+
+TEST_CASE("max_clients counts a session whose handler took the connection by value" * doctest::timeout(30))
+{
+    coline::server_options options;
+    options.max_clients = 1;
+    options.refusal_line = "not connect";
+    background_server server(options, echo_by_value);
+    blocking_client first(server.port());
+    CHECK(first.line() == "Connect");
+    blocking_client second(server.port());
+    CHECK(second.line() == "not connect");
+    CHECK(second.wait_for_close() == asio::error::eof);
+}

@@ -18,6 +18,14 @@ coline::task<void> tutorial_session(coline::connection& conn)
         co_await coline::write_line(conn, "Information received: {}", *line);
 }
 
+// The README's session takes its connection by value, as under a bare accept loop.
+coline::task<void> by_value_session(coline::connection conn)
+{
+    co_await coline::write_line(conn, "Connect");
+    while (auto line = co_await coline::read_line(conn))
+        co_await coline::write_line(conn, "Information received: {}", *line);
+}
+
 bool is_timeout(const coline::system_error& e) { return e.code() == coline::error::timeout; }
 
 } // namespace
@@ -29,6 +37,18 @@ TEST_CASE("session_driver: the tutorial's exchange, then the end of the stream")
     client.write_line("SOME data");
     CHECK(client.read_line() == "Information received: SOME data");
     CHECK_FALSE(client.finished());
+    client.end_input();
+    CHECK(client.read_line() == std::nullopt);
+    client.finish();
+    CHECK(client.finished());
+}
+
+TEST_CASE("session_driver: a handler that takes its connection by value, as the README's does")
+{
+    testing::session_driver client(by_value_session);
+    CHECK(client.read_line() == "Connect");
+    client.write_line("SOME data");
+    CHECK(client.read_line() == "Information received: SOME data");
     client.end_input();
     CHECK(client.read_line() == std::nullopt);
     client.finish();

@@ -20,6 +20,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -31,10 +32,41 @@ namespace coline {
 
 /// What a server runs for each client: a function that returns a
 /// `coline::task<void>`, which reads and writes lines on the connection and
-/// returns when done. The server closes the connection after it returns;
-/// the handler must not leave operations running on it.
+/// returns when done. It takes the connection by reference, or by value as
+/// the bare accept loop's session does (README), so the same session runs
+/// under both:
+///
+///     coline::task<void> session(coline::connection conn);  // or (coline::connection& conn)
+///     coline::run_server(endpoint, session);
+///
+/// The server ends the connection after the handler returns (what it kept
+/// sent, then a lingering close), also one the handler took by value or made
+/// anew (`start_tls`): the server's stop and limits reach it wherever it
+/// moved. The handler must not leave operations running on it.
 template <class Connection = connection>
-using session_handler = std::function<task<void>(Connection&)>;
+class session_handler {
+public:
+    /// None: calling it throws std::bad_function_call (a server that is only listened on).
+    session_handler() = default;
+    /// A function that takes `Connection&`.
+    template <class F>
+        requires std::is_invocable_r_v<task<void>, F&, Connection&>
+    session_handler(F f) : run_(std::move(f))
+    {
+    }
+    /// A function that takes `Connection` by value: the connection is moved into it.
+    template <class F>
+        requires(!std::is_invocable_r_v<task<void>, F&, Connection&> && std::is_invocable_r_v<task<void>, F&, Connection &&>)
+    session_handler(F f) : run_([f = std::move(f)](Connection& conn) mutable { return f(std::move(conn)); })
+    {
+    }
+
+    /// Starts the session on `conn`.
+    task<void> operator()(Connection& conn) const { return run_(conn); }
+
+private:
+    std::function<task<void>(Connection&)> run_;
+};
 
 /// The limits and hooks of a server. Every field has a default that is safe
 /// to face the Internet with; docs/limits.md says how to choose them.
