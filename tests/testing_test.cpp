@@ -11,7 +11,7 @@ namespace testing = coline::testing;
 
 namespace {
 
-coline::task<void> tutorial_session(coline::connection& conn)
+coline::task<void> tutorial_handler(coline::connection& conn)
 {
     co_await coline::write_line(conn, "Connect");
     while (auto line = co_await coline::read_line(conn))
@@ -32,7 +32,7 @@ bool is_timeout(const coline::system_error& e) { return e.code() == coline::erro
 
 TEST_CASE("session_driver: the tutorial's exchange, then the end of the stream")
 {
-    testing::session_driver client(tutorial_session);
+    testing::session_driver client(tutorial_handler);
     CHECK(client.read_line() == "Connect");
     client.write_line("SOME data");
     CHECK(client.read_line() == "Information received: SOME data");
@@ -57,7 +57,7 @@ TEST_CASE("session_driver: a handler that takes its connection by value, as the 
 
 TEST_CASE("session_driver: raw bytes, a line in pieces and several lines at once")
 {
-    testing::session_driver client(tutorial_session);
+    testing::session_driver client(tutorial_handler);
     CHECK(client.read_line() == "Connect");
     client.write("SOME ");
     client.write("data\r\nmore\nlast\n");

@@ -137,11 +137,13 @@ private:
     detail::connection_core<Stream> core_;
 };
 
+namespace detail {
 template <class Stream>
-detail::connection_core<Stream>& detail::core_of(basic_connection<Stream>& conn) noexcept
+connection_core<Stream>& core_of(basic_connection<Stream>& conn) noexcept
 {
     return conn.core_;
 }
+} // namespace detail
 
 /// A stream protocol of Asio's: one whose sockets are
 /// `asio::basic_stream_socket`s (`asio::ip::tcp`,
