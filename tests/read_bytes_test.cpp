@@ -342,6 +342,43 @@ TEST_CASE("with coalesce_writes, kept bytes leave when the session waits for som
     CHECK(read_lines_from(peer, 1) == "Connect\n");
 }
 
+TEST_CASE("kept bytes that the session's next read sends cost no handler of their own" * doctest::timeout(20))
+{
+    // The same session twice, once without its greeting: the handlers the
+    // io_context runs until each waits for its peer are counted. The read
+    // sends the kept greeting before it waits, so nothing is left for the
+    // end of the turn to do, and nothing is posted for it.
+    asio::io_context io;
+    asio::io_context peers_io; // (the peers' events would count as handlers of `io`)
+    auto pair = [&] {
+        auto acceptor = loopback_acceptor(io);
+        tcp::socket peer(peers_io);
+        peer.connect(acceptor.local_endpoint());
+        return tcp_pair{coline::connection(acceptor.accept(), coline::server_options{}.connection), std::move(peer)};
+    };
+    auto [quiet, quiet_peer] = pair();
+    auto [greeting, greeting_peer] = pair();
+    int ended = 0;
+    auto session = [&ended](coline::connection& conn, bool greet) -> coline::task<void> {
+        if (greet)
+            co_await coline::write_line(conn, "Connect");
+        auto [ec, line] = co_await coline::read_line(conn, coline::as_tuple);
+        CHECK_FALSE(ec);
+        CHECK_FALSE(line); // the end of the stream
+        ++ended;
+    };
+    coline::spawn(io, session(quiet, false), asio::detached);
+    const std::size_t without_greeting = io.poll();
+    coline::spawn(io, session(greeting, true), asio::detached);
+    const std::size_t with_greeting = io.poll();
+    CHECK(with_greeting == without_greeting);
+    CHECK(wait_for_arrival(greeting_peer, 8)); // "Connect\n", sent by the read before it waited (the io_context not run)
+    quiet_peer.shutdown(tcp::socket::shutdown_send);
+    greeting_peer.shutdown(tcp::socket::shutdown_send);
+    CHECK(run_until(io, [&] { return ended == 2; }, 5s));
+    CHECK(read_lines_from(greeting_peer, 1) == "Connect\n");
+}
+
 TEST_CASE("a send at the end of a turn that fails is reported by the next read" * doctest::timeout(20))
 {
     asio::io_context io;

@@ -11,6 +11,7 @@
 #include <coline/detail/output_queue.hpp>
 #include <coline/detail/session_link.hpp>
 #include <coline/detail/socket_calls.hpp>
+#include <coline/detail/task_context.hpp>
 #include <coline/detail/turn_end.hpp>
 #include <coline/error.hpp>
 #include <coline/timeout.hpp>
@@ -214,15 +215,24 @@ public:
                 return; // once per turn (read without the queue's lock: the connection's thread queued it)
             if (!posted_.alive)
                 posted_.alive = std::make_shared<bool>(true);
+            posted_.node.owner = this;
+            posted_.node.run = [](turn_end_node& node) noexcept {
+                try {
+                    static_cast<connection_core*>(node.owner)->send_kept_when_writable();
+                } catch (...) { // (no memory for the wait): the next read or write sends the bytes
+                }
+            };
+            if (running_chain != nullptr) {
+                // Written from a coroutine of coline's: sent when it suspends,
+                // unless the read it suspends in sends them first.
+                chain_end_queue::add(posted_.node);
+                return;
+            }
             const auto executor = get_executor();
             if (posted_.queue == nullptr && on_io_context(executor))
                 posted_.queue = &asio::use_service<turn_end_service>(asio::query(executor, asio::execution::context));
             if (posted_.queue != nullptr) {
                 // One post per turn for all the connections of the io_context.
-                posted_.node.owner = this;
-                posted_.node.run = [](turn_end_node& node) {
-                    static_cast<connection_core*>(node.owner)->send_kept_when_writable();
-                };
                 posted_.queue->add(posted_.node, executor);
                 return;
             }
@@ -292,7 +302,9 @@ private:
         }
         void leave_queue() noexcept
         {
-            if (queue)
+            if (node.at_chain_end)
+                chain_end_queue::remove(node);
+            else if (queue)
                 queue->remove(node);
         }
     };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <coline/detail/config.hpp>
+#include <coline/detail/turn_end.hpp>
 
 #include <coroutine>
 #include <utility>
@@ -98,6 +99,8 @@ inline void resume(std::coroutine_handle<> h, task_context* chain)
     while (next_to_run)
         std::exchange(next_to_run, {}).resume();
     running_chain = outer;
+    if (outer == nullptr)
+        chain_end_queue::run(); // the kept bytes of what the chain wrote and did not send
     if (task_context* done = finished_chain) {
         finished_chain = nullptr;
         done->finish(*done);

@@ -15,6 +15,51 @@ struct turn_end_node {
     turn_end_node* prev = nullptr;
     turn_end_node* next = nullptr;
     bool queued = false;
+    bool at_chain_end = false; // queued in chain_end_queue, not an io_context's
+};
+
+/// Work that waits for the coroutines running on this thread to suspend:
+/// detail::resume runs it when the outermost chain it resumed stops. It
+/// costs no post, and takes no lock (each thread has its own queue): a
+/// read or write that sends the kept bytes first leaves nothing for it.
+class chain_end_queue {
+public:
+    /// Queues `node` (once) for the end of the running chain.
+    static void add(turn_end_node& node) noexcept
+    {
+        if (node.queued)
+            return;
+        node.queued = node.at_chain_end = true;
+        node.prev = tail_;
+        node.next = nullptr;
+        (tail_ ? tail_->next : head_) = &node;
+        tail_ = &node;
+    }
+
+    /// Takes `node` out (its owner is going away).
+    static void remove(turn_end_node& node) noexcept
+    {
+        if (!node.at_chain_end)
+            return;
+        (node.prev ? node.prev->next : head_) = node.next;
+        (node.next ? node.next->prev : tail_) = node.prev;
+        node.prev = node.next = nullptr;
+        node.queued = node.at_chain_end = false;
+    }
+
+    /// Runs what is queued (the nodes' work neither throws nor queues more
+    /// than the node it runs, but a loop costs nothing when it does).
+    static void run() noexcept
+    {
+        while (turn_end_node* node = head_) {
+            remove(*node);
+            node->run(*node);
+        }
+    }
+
+private:
+    inline static thread_local turn_end_node* head_ = nullptr;
+    inline static thread_local turn_end_node* tail_ = nullptr;
 };
 
 /// The queue of an io_context: the first node queued posts one handler, which
