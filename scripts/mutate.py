@@ -207,6 +207,14 @@ MUTANTS = [
       "write keeps bytes without suspending where it can keep them, and suspends to send otherwise",
       "read_exactly into a caller's buffer receives a short rest through the input buffer, with what follows",
       "stop_reading ends the input gracefully"]),
+    ("a time limit passes the coroutine's cancellation on after another operation used the slot",
+     "detail/deadline.hpp", "            state->forwarding = {};", "            (void)state;",
+     ["read_line_test.cpp"],
+     ["cancelling the awaiting coroutine reaches a read with a time limit after another operation used its slot"]),
+    ("kept bytes go out when the coroutine that kept them suspends",
+     "detail/task_context.hpp", "        chain_end_queue::run();", "        ;",
+     ["read_bytes_test.cpp"],
+     ["with coalesce_writes, kept bytes leave when the session waits for something else than its peer"]),
 ]
 
 FLAGS = ["-std=c++20", "-O0", "-w", "-pthread"]

@@ -404,6 +404,37 @@ TEST_CASE("cancelling the awaiting coroutine cancels its read, with or without a
     CHECK(run(io, coline::read_line(conn, 5s)) == std::optional<std::string_view>("still here"));
 }
 
+TEST_CASE("cancelling the awaiting coroutine reaches a read with a time limit after another operation used its slot"
+          * doctest::timeout(10))
+{
+    // A read's time limit passes the coroutine's cancellation on through a
+    // handler in the coroutine's slot, installed once. A timer awaited in
+    // between takes the slot: the next read must install it again.
+    asio::io_context io;
+    auto [conn, peer] = make_tcp_pair(io);
+    asio::cancellation_signal cancel;
+    std::string first;
+    coline::error_code got;
+    bool waiting_again = false, done = false;
+    auto reader = [&]() -> coline::task<void> {
+        first = (co_await coline::read_line(conn, 10s)).value(); // waits: the forwarding handler goes in
+        asio::steady_timer pause(io, 1ms);
+        co_await pause.async_wait(coline::use_task); // takes the slot, and clears it when done
+        waiting_again = true;
+        auto [ec, line] = co_await coline::read_line(conn, 10s, coline::as_tuple);
+        got = ec;
+    };
+    coline::spawn(io, reader(), asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr) { done = true; }));
+    io.poll();
+    asio::write(peer, asio::buffer(std::string_view("first\n")));
+    CHECK(run_until(io, [&] { return waiting_again; }, 5s));
+    io.poll(); // the second read now waits for input
+    cancel.emit(asio::cancellation_type::terminal);
+    CHECK(run_until(io, [&] { return done; }, 5s));
+    CHECK(first == "first");
+    CHECK(got == asio::error::operation_aborted);
+}
+
 TEST_CASE("cancelling a read after stop_reading, with part of a line buffered, ends it cleanly" * doctest::timeout(10))
 {
     asio::io_context io;

@@ -25,6 +25,33 @@ struct deadline_state {
     bool waiting = false;        // the timer has a wait in progress
     std::uint64_t wait_id = 0;   // tells the current wait from cancelled ones
     std::chrono::steady_clock::time_point due{};
+    // The awaiting chain's slot that holds our forwarding handler now (see
+    // deadline::slot); empty once that handler is gone.
+    asio::cancellation_slot forwarding{};
+};
+
+// In the awaiting coroutine's slot: passes its cancellation on to the step
+// in progress. When Asio destroys it (another operation took the slot), the
+// next step installs it again.
+template <class State>
+class forward_cancellation_to {
+public:
+    explicit forward_cancellation_to(const std::shared_ptr<State>& state) noexcept : state_(state) {}
+    forward_cancellation_to(forward_cancellation_to&&) noexcept = default;
+    forward_cancellation_to& operator=(forward_cancellation_to&&) = delete;
+    ~forward_cancellation_to()
+    {
+        if (auto state = state_.lock())
+            state->forwarding = {};
+    }
+    void operator()(asio::cancellation_type type) const
+    {
+        if (auto state = state_.lock(); state && state->owner)
+            state->signal.emit(type);
+    }
+
+private:
+    std::weak_ptr<State> state_;
 };
 
 /// One per direction of a connection. An operation calls start(), binds each
@@ -82,15 +109,14 @@ public:
     }
 
     /// The slot to bind the next step to. `parent` is the awaiting coroutine's
-    /// slot: its cancellation is passed on. (Asio clears that slot whenever a
-    /// step completes, hence once per step.)
+    /// slot: its cancellation is passed on, by a handler installed there
+    /// once and again only after another operation has taken the slot.
     asio::cancellation_slot slot(asio::cancellation_slot parent)
     {
-        if (parent.is_connected())
-            parent.assign([weak = std::weak_ptr<state_type>(state_)](asio::cancellation_type type) {
-                if (auto state = weak.lock(); state && state->owner)
-                    state->signal.emit(type);
-            });
+        if (parent.is_connected() && !(state_->forwarding == parent)) {
+            parent.template emplace<forward_cancellation_to<state_type>>(state_);
+            state_->forwarding = parent;
+        }
         return state_->signal.slot();
     }
 
