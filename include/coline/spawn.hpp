@@ -42,6 +42,7 @@ public:
             : handler(std::move(handler)), work(std::move(work))
         {
             chain.executor = executor;
+            chain.execution = &asio::query(executor, asio::execution::context);
             chain.root = std::coroutine_handle<promise_type>::from_promise(*this);
             chain.finish = &finish;
             // Cancellation emitted on the handler's slot reaches the operation the task awaits.

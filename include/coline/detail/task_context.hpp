@@ -15,6 +15,8 @@ struct task_context {
     // Every resumption of the chain runs here (Asio completions are
     // dispatched to it), so a chain is never resumed on two threads at once.
     asio::any_io_executor executor;
+    // Its execution context (an operation compares its connection's with it).
+    asio::execution_context* execution = nullptr;
     // Reaches the Asio operation the chain is awaiting now: the handler of
     // each one has this signal's slot as its associated cancellation slot.
     asio::cancellation_signal cancel;
@@ -77,8 +79,7 @@ template <class Executor>
 bool on_running_context(const Executor& executor) noexcept
 {
     const task_context* chain = running_chain;
-    return chain == nullptr
-           || &asio::query(chain->executor, asio::execution::context) == &asio::query(executor, asio::execution::context);
+    return chain == nullptr || chain->execution == &asio::query(executor, asio::execution::context);
 }
 
 // Whether every operation checks that (debug builds), not only those that wait.
