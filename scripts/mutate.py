@@ -179,7 +179,7 @@ MUTANTS = [
      ["tls_test.cpp"], ["TLS: shutdown_tls is done when the peer answers close_notify, or closes"]),
     ("a task that finishes at once takes no turn of the executor",
      "task.hpp", "            detail::transfer_to(frame_); // runs next, on this thread, from the trampoline",
-     "            asio::post(awaiting.promise().context_->executor, [f = frame_] { detail::resume(f); });",
+     "            asio::post(awaiting.promise().context_->executor, [f = frame_, c = awaiting.promise().context_] { detail::resume(f, c); });",
      ["task_test.cpp"], ["an await whose operation is ready, and a task that finishes at once, take no turn*"]),
     ("an exception reaches the awaiter",
      "task.hpp", "    void unhandled_exception() noexcept { exception_ = std::current_exception(); }",
